@@ -33,6 +33,9 @@ cdef class Engine:
     cdef int32_t* hpool
     cdef Py_ssize_t hp_used, hp_live, cap_hp
     cdef dict _slot                       # rid -> slot
+    cdef int32_t** hl                     # per host: its reservations' slots, sorted by start
+    cdef int32_t* hl_len
+    cdef int32_t* hl_cap
 
     # blocks (few): python truth + arrays for the kernels
     cdef dict _blocks
@@ -91,6 +94,11 @@ cdef class Engine:
     cdef Py_ssize_t _upper_start(self, int64_t t) noexcept nogil
     cdef Py_ssize_t _upper_busy(self, int64_t t) noexcept nogil
     cdef tuple _hosts_of(self, Py_ssize_t s)
+    cdef void _free_hostlists(self) noexcept
+    cdef int _alloc_hostlists(self, const int64_t[::1] counts) except -1
+    cdef int _hl_insert(self, Py_ssize_t s) except -1
+    cdef void _hl_remove(self, Py_ssize_t s) noexcept nogil
+    cdef tuple _busy_detail(self, tuple hs, int64_t blo, int64_t bhi)
     cdef _add(self, int64_t rid, tuple hs, int64_t start, int64_t end, int64_t busy)
 
     # policies, windows, queries

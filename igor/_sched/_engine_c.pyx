@@ -184,6 +184,9 @@ cdef class Engine:
         self.by_start = NULL
         self.by_busy = NULL
         self.hpool = NULL
+        self.hl = NULL
+        self.hl_len = NULL
+        self.hl_cap = NULL
         self.m = self.cap_m = self.cap_rows = self.nfreerows = 0
         self.nres = self.cap_r = self.top_r = self.nfreeslots = 0
         self.hp_used = self.hp_live = self.cap_hp = 0
@@ -231,6 +234,7 @@ cdef class Engine:
         self.freerows = NULL
 
     cdef void _free_table(self) noexcept:
+        self._free_hostlists()
         PyMem_Free(self.r_id)
         PyMem_Free(self.r_start)
         PyMem_Free(self.r_end)
@@ -286,7 +290,98 @@ cdef class Engine:
         self.cap_hp = cap_hp
         self.nres = self.top_r = self.nfreeslots = 0
         self.hp_used = self.hp_live = 0
+        self._alloc_hostlists(np.zeros(max(1, self.n_hosts), dtype=np.int64))
         return 0
+
+    cdef void _free_hostlists(self) noexcept:
+        cdef Py_ssize_t h
+        if self.hl != NULL:
+            for h in range(max(1, self.n_hosts)):
+                PyMem_Free(self.hl[h])
+            PyMem_Free(self.hl)
+        PyMem_Free(self.hl_len)
+        PyMem_Free(self.hl_cap)
+        self.hl = NULL
+        self.hl_len = NULL
+        self.hl_cap = NULL
+
+    cdef int _alloc_hostlists(self, const int64_t[::1] counts) except -1:
+        """Empty per-host slot lists with room for ``counts[h]`` entries each."""
+        cdef Py_ssize_t h, n = max(1, self.n_hosts)
+        self._free_hostlists()
+        self.hl = <int32_t**>_realloc(NULL, n, sizeof(int32_t*))
+        self.hl_len = <int32_t*>_realloc(NULL, n, sizeof(int32_t))
+        self.hl_cap = <int32_t*>_realloc(NULL, n, sizeof(int32_t))
+        for h in range(n):
+            self.hl[h] = NULL
+        for h in range(n):
+            self.hl_len[h] = 0
+            self.hl_cap[h] = <int32_t>max(4, counts[h])
+            self.hl[h] = <int32_t*>_realloc(NULL, self.hl_cap[h], sizeof(int32_t))
+        return 0
+
+    cdef int _hl_insert(self, Py_ssize_t s) except -1:
+        cdef Py_ssize_t j, h, lo, hi, mid, o = self.r_hoff[s]
+        cdef int64_t start = self.r_start[s]
+        for j in range(self.r_hcnt[s]):
+            h = self.hpool[o + j]
+            if self.hl_len[h] == self.hl_cap[h]:
+                self.hl[h] = <int32_t*>_realloc(self.hl[h], 2 * self.hl_cap[h], sizeof(int32_t))
+                self.hl_cap[h] *= 2
+            lo = 0
+            hi = self.hl_len[h]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if self.r_start[self.hl[h][mid]] <= start:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            memmove(self.hl[h] + lo + 1, self.hl[h] + lo, (self.hl_len[h] - lo) * sizeof(int32_t))
+            self.hl[h][lo] = <int32_t>s
+            self.hl_len[h] += 1
+        return 0
+
+    cdef void _hl_remove(self, Py_ssize_t s) noexcept nogil:
+        cdef Py_ssize_t j, h, lo, hi, mid, o = self.r_hoff[s]
+        cdef int64_t start = self.r_start[s]
+        for j in range(self.r_hcnt[s]):
+            h = self.hpool[o + j]
+            lo = 0
+            hi = self.hl_len[h]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if self.r_start[self.hl[h][mid]] < start:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            while self.hl[h][lo] != s:
+                lo += 1
+            memmove(self.hl[h] + lo, self.hl[h] + lo + 1, (self.hl_len[h] - lo - 1) * sizeof(int32_t))
+            self.hl_len[h] -= 1
+
+    cdef tuple _busy_detail(self, tuple hs, int64_t blo, int64_t bhi):
+        """Hosts of ``hs`` held by a reservation over ``[blo, bhi)``, and those reservations' ids."""
+        cdef Py_ssize_t lo, hi, mid, s
+        cdef int32_t h
+        busy, rids = [], set()
+        for x in hs:
+            h = x
+            lo = 0
+            hi = self.hl_len[h]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if self.r_start[self.hl[h][mid]] < bhi:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            hit = False
+            while lo > 0 and self.r_busy[self.hl[h][lo - 1]] > blo:
+                lo -= 1
+                rids.add(self.r_id[self.hl[h][lo]])
+                hit = True
+            if hit:
+                busy.append(h)
+        return tuple(busy), tuple(sorted(rids))
 
     cdef int _grow_table(self) except -1:
         cdef Py_ssize_t cap = self.cap_r * 2
@@ -461,6 +556,7 @@ cdef class Engine:
         memmove(self.by_busy + p + 1, self.by_busy + p, (self.nres - p) * sizeof(int32_t))
         self.by_busy[p] = <int32_t>s
         self.nres += 1
+        self._hl_insert(s)
         self._slot[rid] = s
         return 0
 
@@ -488,6 +584,7 @@ cdef class Engine:
 
     cdef void _slot_remove(self, Py_ssize_t s) noexcept nogil:
         cdef Py_ssize_t p
+        self._hl_remove(s)
         p = self._upper_start(self.r_start[s] - 1)
         while self.by_start[p] != s:
             p += 1
@@ -646,6 +743,9 @@ cdef class Engine:
             memcpy(self.hpool, &idx_v[0], idx_v.shape[0] * sizeof(int32_t))
         self.nres = self.top_r = R
         self.hp_used = self.hp_live = idx_v.shape[0]
+        self._alloc_hostlists(np.bincount(idx, minlength=max(1, self.n_hosts)).astype(np.int64))
+        for r in range(R):
+            self._hl_insert(self.by_start[r])
         self._slot = dict(zip(ids_a.tolist(), range(R)))
 
     cdef object _build_bitmap(self, int64_t[::1] times, int64_t[::1] ev_k, int32_t[::1] ev_h,
@@ -871,18 +971,8 @@ cdef class Engine:
 
     def _describe(self, hs, blo, bhi, lo, hi, minutes, g, elevated):
         """Slow path: spell out what stands in the way (None if nothing does)."""
-        cdef Py_ssize_t i, s
         want = set(hs)
-        busy, rids = set(), set()
-        for i in range(self.nres):
-            s = self.by_start[i]
-            if self.r_start[s] >= bhi:
-                break
-            if self.r_busy[s] > blo:
-                hit = want.intersection(self._hosts_of(s))
-                if hit:
-                    busy |= hit
-                    rids.add(self.r_id[s])
+        busy, rids = self._busy_detail(hs, blo, bhi)
         blocked, bids = set(), []
         for bid, (bh, s0, e0) in self._blocks.items():
             if s0 < hi and e0 > lo and not bh.isdisjoint(want):
@@ -892,21 +982,26 @@ cdef class Engine:
         if g is not None and self.P:
             if not elevated:
                 self._windows.ensure(lo, hi)
+            verdict = {}                     # q -> (denied, too long, windows hit), once per policy
             for h in hs:
                 q = self.host_q[h]
                 if q == self.P:
                     continue
-                p = self._pols[q]
-                if not p.admits(g):
+                v = verdict.get(q)
+                if v is None:
+                    p = self._pols[q]
+                    v = verdict[q] = (
+                        not p.admits(g),
+                        not elevated and p.max_time is not None and minutes > p.max_time,
+                        () if elevated else tuple((p.id, a, b) for a, b in self._windows.overlapping(p.id, lo, hi)))
+                if v[0]:
                     denied.append(h)
-                if not elevated:
-                    if p.max_time is not None and minutes > p.max_time:
-                        too_long.append(h)
-                    hit = self._windows.overlapping(p.id, lo, hi)
-                    if hit:
-                        unavail.append(h)
-                        windows.update((p.id, a, b) for a, b in hit)
-        c = Conflict(tuple(sorted(busy)), tuple(sorted(rids)), tuple(sorted(blocked)),
+                if v[1]:
+                    too_long.append(h)
+                if v[2]:
+                    unavail.append(h)
+                    windows.update(v[2])
+        c = Conflict(busy, rids, tuple(sorted(blocked)),
                      tuple(sorted(bids)), tuple(unavail), tuple(sorted(windows)), tuple(denied),
                      tuple(too_long))
         return c if c else None

@@ -64,6 +64,9 @@ cdef class Engine:
     cdef uint64_t[::1] s_a
     cdef uint64_t[::1] s_b
     cdef uint64_t[::1] s_c
+    cdef int32_t[::1] s_hosts             # a request's hosts, and their (word, bits) pairs
+    cdef int32_t[::1] s_widx
+    cdef uint64_t[::1] s_wbits
 
     # memory
     cdef void _free_bitmap(self) noexcept

@@ -29,7 +29,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.string cimport memcmp, memcpy, memmove, memset
 
-from ._types import Conflict, ConflictError, Policy, Slot, check_window, host_tuple
+from ._types import Conflict, ConflictError, Policy, Slot, check_csr, check_window, host_tuple
 from ._windows import WindowIndex
 
 cdef extern from *:
@@ -221,6 +221,9 @@ cdef class Engine:
         self.s_a = np.zeros(self.W, dtype=np.uint64)
         self.s_b = np.zeros(self.W, dtype=np.uint64)
         self.s_c = np.zeros(self.W, dtype=np.uint64)
+        self.s_hosts = np.zeros(max(1, n_hosts), dtype=np.int32)
+        self.s_widx = np.zeros(max(1, n_hosts), dtype=np.int32)
+        self.s_wbits = np.zeros(max(1, n_hosts), dtype=np.uint64)
 
     # ------------------------------------------------------------ memory
     cdef void _free_bitmap(self) noexcept:
@@ -689,12 +692,10 @@ cdef class Engine:
         ptr = np.asarray(host_ptr, dtype=np.int64)
         idx = np.asarray(host_idx, dtype=np.int64)
         R = ids_a.shape[0]
-        if not (st.shape[0] == en.shape[0] == bu.shape[0] == R and ptr.shape[0] == R + 1):
+        if not (st.shape[0] == en.shape[0] == bu.shape[0] == R):
             raise ValueError("build: ids, starts, ends and busy_ends need one entry per reservation "
                              "and host_ptr one more")
-        if ptr[0] != 0 or ptr[R] != idx.shape[0] or np.any(np.diff(ptr) < 1):
-            raise ValueError("build: host_ptr must start at 0, grow by at least one host per "
-                             "reservation and end at len(host_idx)")
+        check_csr(R, ptr, idx.shape[0])
         if idx.shape[0] and (idx.min() < 0 or idx.max() >= self.n_hosts):
             raise ValueError(f"build: a host index is outside the cluster (0..{self.n_hosts - 1})")
         if np.any(en <= st) or np.any(bu < en):
@@ -707,8 +708,12 @@ cdef class Engine:
         # sort hosts within each reservation, refuse duplicates
         o = np.lexsort((idx, res_of))
         idx = idx[o]
-        if idx.shape[0] > 1 and np.any((idx[1:] == idx[:-1]) & (res_of[1:] == res_of[:-1])):
-            raise ValueError("build: a reservation lists a host twice")
+        if idx.shape[0] > 1:       # a host listed twice counts once, as in add()
+            keep = np.ones(idx.shape[0], dtype=bool)
+            keep[1:] = (idx[1:] != idx[:-1]) | (res_of[1:] != res_of[:-1])
+            idx = idx[keep]
+            res_of = res_of[keep]
+            ptr = np.concatenate([[0], np.cumsum(np.bincount(res_of, minlength=R))]).astype(np.int64)
         times = np.unique(np.concatenate([st, bu]))
         si = np.searchsorted(times, st)
         ei = np.searchsorted(times, bu)
@@ -718,10 +723,12 @@ cdef class Engine:
         order = np.lexsort((ev_up, ev_k))
         clash = self._build_bitmap(times, ev_k[order], ev_h[order], ev_up[order])
         if clash is not None:
-            h, t = clash
-            live = [int(ids_a[r]) for r in range(R) if st[r] <= t < bu[r]
-                    and h in idx[ptr[r]:ptr[r + 1]]]
-            raise ConflictError(live[-1], Conflict(busy=(h,), reservations=tuple(sorted(live))))
+            # Explain it exactly as the reference does (the first reservation, in the given order, that
+            # overlaps one listed before it): replay the data through the reference, which raises.
+            from ._engine_py import Engine as Reference
+            Reference(self.n_hosts, seq=self._seq, pad=self.pad).build(ids, starts, ends, busy_ends, host_ptr,
+                                                                        host_idx)
+            raise AssertionError(f"overlap at host {clash[0]}, minute {clash[1]} not found by the reference")
         # the reservation table
         self._alloc_table(max(64, R), max(256, idx.shape[0]))
         self._slot = {}
@@ -938,25 +945,21 @@ cdef class Engine:
 
     cdef bint _clean(self, tuple hs, int64_t blo, int64_t bhi, int64_t lo, int64_t hi,
                      int64_t minutes, frozenset g, bint elevated) except -1:
-        """Fast path: nothing stands in the way (reservations over [blo, bhi), the rest over [lo, hi))."""
-        cdef int32_t[::1] arr = np.array(hs, dtype=np.int32)
-        cdef int32_t[::1] widx = np.empty(len(hs), dtype=np.int32)
-        cdef uint64_t[::1] wbits = np.empty(len(hs), dtype=np.uint64)
+        """Fast path: nothing stands in the way (reservations over [blo, bhi), the rest over [lo, hi)).
+
+        Cheapest tests first: the hosts' policies, then blocks, then the bitmap rows the window covers.
+        """
+        cdef int32_t* arr = &self.s_hosts[0]
+        cdef int32_t* widx = &self.s_widx[0]
+        cdef uint64_t* wbits = &self.s_wbits[0]
         cdef unsigned char[::1] admit = self._admit(g)
-        cdef Py_ssize_t k, b, j, q
-        cdef bint bad = False
+        cdef Py_ssize_t k, b, j, q, nh = len(hs)
+        for j in range(nh):
+            arr[j] = hs[j]
         if not elevated and self.P:
             self._win(lo, hi)
         with nogil:
-            k = _sparse(arr, &widx[0], &wbits[0])
-            if self._sparse_hit(blo, bhi, &widx[0], &wbits[0], k):
-                return False
-            for b in range(self.nb):
-                if self.b_start[b] < hi and self.b_end[b] > lo:
-                    for j in range(k):
-                        if self.b_mask[b, widx[j]] & wbits[j]:
-                            return False
-            for j in range(arr.shape[0]):
+            for j in range(nh):
                 q = self.host_q[arr[j]]
                 if q == self.P:
                     continue
@@ -967,6 +970,14 @@ cdef class Engine:
                         return False
                     if self._q_window(q, lo, hi):
                         return False
+            k = _sparse(self.s_hosts[:nh], widx, wbits)
+            for b in range(self.nb):
+                if self.b_start[b] < hi and self.b_end[b] > lo:
+                    for j in range(k):
+                        if self.b_mask[b, widx[j]] & wbits[j]:
+                            return False
+            if self._sparse_hit(blo, bhi, widx, wbits, k):
+                return False
         return True
 
     def _describe(self, hs, blo, bhi, lo, hi, minutes, g, elevated):
@@ -993,7 +1004,8 @@ cdef class Engine:
                     v = verdict[q] = (
                         not p.admits(g),
                         not elevated and p.max_time is not None and minutes > p.max_time,
-                        () if elevated else tuple((p.id, a, b) for a, b in self._windows.overlapping(p.id, lo, hi)))
+                        () if elevated or not self._windows.overlapping(p.id, lo, hi)
+                        else tuple((p.id, a, b) for a, b in self._windows.instances(p.id, lo, hi)))
                 if v[0]:
                     denied.append(h)
                 if v[1]:
@@ -1160,6 +1172,7 @@ cdef class Engine:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         g = frozenset(groups) if groups is not None else frozenset()
+        within = None if within is None else list(within)       # read once: it may be a generator
         n = self.n_hosts
         elig_np = np.zeros(max(1, n), dtype=np.uint8)
         if hosts is not None:

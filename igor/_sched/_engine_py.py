@@ -26,6 +26,7 @@ from ._types import (
     ConflictError,
     Policy,
     Slot,
+    check_csr,
     check_window,
     host_tuple,
 )
@@ -129,9 +130,10 @@ class Engine:
               busy_ends: Sequence[int], host_ptr: Sequence[int], host_idx: Sequence[int]) -> None:
         """Replace every reservation at once (CSR hosts: those of ``ids[i]`` are
         ``host_idx[host_ptr[i]:host_ptr[i + 1]]``). On error nothing changes."""
-        if not (len(ids) == len(starts) == len(ends) == len(busy_ends) == len(host_ptr) - 1):
+        if not (len(ids) == len(starts) == len(ends) == len(busy_ends)):
             raise ValueError("build: ids, starts, ends and busy_ends need one entry per reservation "
                              "and host_ptr one more")
+        check_csr(len(ids), [int(x) for x in host_ptr], len(host_idx))
         fresh = Engine(self._n, seq=self._seq, pad=self._pad, tz=self._windows.tz)
         for i, rid in enumerate(ids):
             hosts = host_idx[int(host_ptr[i]):int(host_ptr[i + 1])]
@@ -206,7 +208,7 @@ class Engine:
             raise ValueError(f"a request needs at least one host, not {count}")
         check_window(start, end)
         g = _groups(groups)
-        cand = range(self._n) if within is None else sorted(set(within) & set(range(self._n)))
+        cand = range(self._n) if within is None else sorted(set(within) & set(range(self._n)))  # read once
         free = [h for h in cand if self._eligible(h, g, elevated, end - start)
                 and self._free(h, start, end, elevated)]
         return choose(free, self._prefer(g), count, self._seq)
@@ -230,6 +232,7 @@ class Engine:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         g = _groups(groups)
+        within = None if within is None else list(within)       # read once: it may be a generator
         if hosts is not None:
             named = host_tuple(hosts, self._n)
             cand: Sequence[int] = [h for h in named if self._eligible(h, g, elevated, duration)]
@@ -379,10 +382,9 @@ class Engine:
             pid = self._host_policy[h]
             if pid is None:
                 continue
-            hit = self._windows.overlapping(pid, start, end)
-            if hit:
+            if self._windows.overlapping(pid, start, end):
                 hosts.append(h)
-                windows.update((pid, s, e) for s, e in hit)
+                windows.update((pid, s, e) for s, e in self._windows.instances(pid, start, end))
         return hosts, windows
 
     def _free(self, h: int, start: int, end: int, elevated: bool) -> bool:

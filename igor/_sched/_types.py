@@ -15,7 +15,7 @@ Conventions used everywhere in the engine:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 #: Sentinels for "since forever" / "until forever" (blocks without a time range).
@@ -63,8 +63,8 @@ class Conflict:
     """Why a placement is refused; empty (falsy) when nothing stands in the way.
 
     Every field lists host indices (sorted) except ``reservations`` (ids of the reservations holding hosts over
-    the window, sorted), ``blocks`` (block ids, sorted) and ``windows`` (``(policy id, start, end)`` of the
-    not-available windows that overlap, sorted).
+    the window, sorted), ``blocks`` (block ids, sorted) and ``windows`` (``(policy id, start, end)`` of each
+    firing of a not-available window expression that overlaps, sorted).
     """
 
     busy: tuple[int, ...] = ()
@@ -127,3 +127,12 @@ def check_window(start: int, end: int) -> None:
     """Refuse empty or inverted intervals with a message naming them."""
     if end <= start:
         raise ValueError(f"empty time interval [{start}, {end}): the end must be after the start")
+
+
+def check_csr(n_res: int, host_ptr: Sequence[int], n_idx: int) -> None:
+    """Validate the CSR host lists given to ``build``."""
+    if len(host_ptr) != n_res + 1:
+        raise ValueError("build: ids, starts, ends and busy_ends need one entry per reservation and host_ptr one more")
+    if host_ptr[0] != 0 or host_ptr[n_res] != n_idx or any(host_ptr[i + 1] <= host_ptr[i] for i in range(n_res)):
+        raise ValueError("build: host_ptr must start at 0, grow by at least one host per reservation and end at "
+                         "len(host_idx)")

@@ -24,9 +24,11 @@ from igor.timefmt import parse_duration
 
 #: Expansion granularity (minutes). 28 days keeps weekly and monthly patterns cheap to expand and cache.
 CHUNK = 28 * 24 * 60
-#: Refuse expressions that fire more often than this per chunk (about once every 4 minutes): such a "window"
-#: is a mistake, and expanding it would cost seconds.
-MAX_PER_CHUNK = 10_000
+#: Refuse expressions that fire more often than this on a day they fire at all (once every 4 minutes on
+#: average): such a "window" is a mistake, and expanding it would cost seconds.
+MAX_PER_DAY = 360
+#: Backstop for the expansion itself (it should never trigger once MAX_PER_DAY is checked).
+MAX_PER_CHUNK = MAX_PER_DAY * 28
 
 
 def parse_window(expr: str) -> tuple[str, int]:
@@ -49,6 +51,10 @@ def parse_window(expr: str) -> tuple[str, int]:
     elif len(cron.split()) != 5 or not croniter.is_valid(cron):
         raise ValueError(f"not-available window {expr!r}: {cron!r} is not a valid 5-field cron expression "
                          "(minute hour day-of-month month day-of-week)")
+    per_day = _firings_per_day(cron)
+    if per_day > MAX_PER_DAY:
+        raise ValueError(f"not-available window {expr!r}: {cron!r} fires {per_day} times a day; a window may "
+                         f"start at most {MAX_PER_DAY} times a day (use a longer duration instead)")
     try:
         minutes = parse_duration(dur)
     except ValueError as exc:
@@ -56,6 +62,14 @@ def parse_window(expr: str) -> tuple[str, int]:
     if minutes < 1:
         raise ValueError(f"not-available window {expr!r}: the duration must be at least one minute")
     return cron, minutes
+
+
+def _firings_per_day(cron: str) -> int:
+    """How many times ``cron`` fires on a day it fires at all (minute values x hour values)."""
+    if cron.startswith("@"):
+        return 24 if cron == "@hourly" else 1
+    minutes, hours = croniter(cron).expanded[:2]
+    return (60 if minutes == ["*"] else len(minutes)) * (24 if hours == ["*"] else len(hours))
 
 
 def zone(tz: str | ZoneInfo) -> ZoneInfo:
@@ -167,6 +181,18 @@ class WindowIndex:
 
     def ends(self, pid: int) -> list[int]:
         return self._ends.get(pid, [])
+
+    def instances(self, pid: int, start: int, end: int) -> list[tuple[int, int]]:
+        """The single firings ``[s, s + duration)`` of ``pid``'s expressions that overlap ``[start, end)``.
+
+        Used to explain refusals: unlike the merged windows the index keeps for decisions (whose ends depend on
+        how far the index has grown), an instance is the same whatever was asked before.
+        """
+        out: set[tuple[int, int]] = set()
+        for cron, dur in self._exprs.get(pid, ()):
+            for k in range((start - dur) // CHUNK, (end - 1) // CHUNK + 1):
+                out.update((s, s + dur) for s in expand_chunk(cron, self.tz, k) if s < end and s + dur > start)
+        return sorted(out)
 
     def overlapping(self, pid: int, start: int, end: int) -> list[tuple[int, int]]:
         """Merged windows of ``pid`` that overlap ``[start, end)`` (call :meth:`ensure` first)."""

@@ -311,6 +311,7 @@ class Queries:
     check: list[tuple[tuple, dict]] = field(default_factory=list)
     find: list[tuple[tuple, dict]] = field(default_factory=list)
     speculate: list[tuple[tuple, dict]] = field(default_factory=list)
+    speculate_scarce: list[tuple[tuple, dict]] = field(default_factory=list)
     max_end: list[tuple[tuple, dict]] = field(default_factory=list)
 
 
@@ -361,6 +362,10 @@ def queries(size: str, n: int = 64) -> Queries:
     # speculate: 64 hosts x 4 h, first 10 windows over 30 days from a varied "after"
     for i, s in enumerate(_starts(rng, n, 30)):
         q.speculate.append(((4 * HOUR, s, s + 30 * DAY), {"count": 64, "limit": 10, **owner(i)}))
+    # speculate for a fifth of the cluster x 4 h: scarce enough that the answer is ten separate stretches, so the
+    # sweep stops early but ten finds of a large count are added (the harder half of "first 10 windows")
+    for s in _starts(rng, n // 4, 30):
+        q.speculate_scarce.append(((4 * HOUR, s, s + 30 * DAY), {"count": N // 5, "limit": 10}))
     # extend-max of 64-host reservations, non-elevated (policies' max times and windows apply), cap = 90 days
     sizes = np.diff(data.host_ptr)
     big = data.ids[sizes == 64]

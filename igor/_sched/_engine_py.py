@@ -178,25 +178,7 @@ class Engine:
         """Could ``hosts`` be reserved over ``[start, end)``? None if yes, else what stands in the way."""
         hs = host_tuple(hosts, self._n)
         check_window(start, end)
-        g = _groups(groups)
-        busy: list[int] = []
-        rids: set[int] = set()
-        for h in hs:
-            hit = self._overlapping(h, start, end + self._pad)
-            if hit:
-                busy.append(h)
-                rids.update(r for _, _, r in hit)
-        blocked, bids = self._blocked(hs, start, end)
-        denied = [h for h in hs if not self._admits(h, g)]
-        too_long: list[int] = []
-        unavailable: list[int] = []
-        windows: set[tuple[int, int, int]] = set()
-        if not elevated:
-            too_long = [h for h in hs if self._too_long(h, end - start)]
-            unavailable, windows = self._unavailable(hs, start, end)
-        c = Conflict(tuple(busy), tuple(sorted(rids)), tuple(blocked), tuple(bids), tuple(unavailable),
-                     tuple(sorted(windows)), tuple(denied), tuple(too_long))
-        return c if c else None
+        return self._conflict(hs, start, end + self._pad, start, end, end - start, _groups(groups), elevated)
 
     def find(self, count: int, start: int, end: int, *, groups: Iterable[str] | None = None,
              elevated: bool = False, within: Iterable[int] | None = None) -> list[int] | None:
@@ -259,26 +241,8 @@ class Engine:
         hs, start, end, busy = self._res[rid]
         if new_end <= end:
             raise ValueError(f"the new end ({new_end}) must be after the current end ({end})")
-        g = _groups(groups)
-        new_busy = new_end + (busy - end)
-        busy_hosts: list[int] = []
-        rids: set[int] = set()
-        for h in hs:
-            hit = self._overlapping(h, busy, new_busy)
-            if hit:
-                busy_hosts.append(h)
-                rids.update(r for _, _, r in hit)
-        blocked, bids = self._blocked(hs, end, new_end)
-        denied = [h for h in hs if not self._admits(h, g)]
-        too_long: list[int] = []
-        unavailable: list[int] = []
-        windows: set[tuple[int, int, int]] = set()
-        if not elevated:
-            too_long = [h for h in hs if self._too_long(h, new_end - max(now, start))]
-            unavailable, windows = self._unavailable(hs, end, new_end)
-        c = Conflict(tuple(busy_hosts), tuple(sorted(rids)), tuple(blocked), tuple(bids),
-                     tuple(unavailable), tuple(sorted(windows)), tuple(denied), tuple(too_long))
-        return c if c else None
+        return self._conflict(hs, busy, new_end + (busy - end), end, new_end, new_end - max(now, start),
+                              _groups(groups), elevated)
 
     def max_end(self, rid: int, *, now: int, cap: int, groups: Iterable[str] | None = None,
                 elevated: bool = False) -> int:
@@ -338,6 +302,29 @@ class Engine:
             i -= 1
             out.append(ivals[i])
         return out
+
+    def _conflict(self, hs: tuple[int, ...], blo: int, bhi: int, lo: int, hi: int, minutes: int,
+                  groups: frozenset[str], elevated: bool) -> Conflict | None:
+        """Everything standing in the way of ``hs``: reservations over ``[blo, bhi)``, blocks and (unless
+        elevated) windows over ``[lo, hi)``, group access, and (unless elevated) ``minutes`` against max times."""
+        busy: list[int] = []
+        rids: set[int] = set()
+        for h in hs:
+            hit = self._overlapping(h, blo, bhi)
+            if hit:
+                busy.append(h)
+                rids.update(r for _, _, r in hit)
+        blocked, bids = self._blocked(hs, lo, hi)
+        denied = [h for h in hs if not self._admits(h, groups)]
+        too_long: list[int] = []
+        unavailable: list[int] = []
+        windows: set[tuple[int, int, int]] = set()
+        if not elevated:
+            too_long = [h for h in hs if self._too_long(h, minutes)]
+            unavailable, windows = self._unavailable(hs, lo, hi)
+        c = Conflict(tuple(busy), tuple(sorted(rids)), tuple(blocked), tuple(bids), tuple(unavailable),
+                     tuple(sorted(windows)), tuple(denied), tuple(too_long))
+        return c if c else None
 
     def _reservation_conflict(self, hs: tuple[int, ...], start: int, busy: int) -> Conflict | None:
         hit = [(h, iv) for h in hs for iv in self._overlapping(h, start, busy)]

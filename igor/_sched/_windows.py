@@ -145,10 +145,7 @@ class WindowIndex:
 
     def set(self, policies: Sequence[tuple[int, Sequence[str]]]) -> None:
         """Replace the window expressions of every policy (validating them all first)."""
-        exprs = {pid: tuple(parse_window(w) for w in ws) for pid, ws in policies if ws}
-        for parsed in exprs.values():
-            for cron, _ in parsed:      # validate frequency now, not at the first query
-                expand_chunk(cron, self.tz, 0)
+        exprs = {pid: tuple(parse_window(w) for w in ws) for pid, ws in policies if ws}  # validates frequency too
         self._exprs = exprs
         self._lo = self._hi = 0
         self._starts = {pid: [] for pid in exprs}

@@ -1,7 +1,8 @@
 """Build script: the Cython scheduling engine plus the pure-Python package (metadata lives in pyproject.toml).
 
-The extension ``igor._sched._engine_c`` is compiled with ``language_level=3``. If compiling fails the package
-still installs and runs on the pure-Python reference engine, with a loud warning — unless
+The engine is four extension modules in ``igor/_sched`` (see ``EXTENSIONS``), compiled with ``language_level=3``;
+``_engine_c`` cimports the others through their ``.pxd`` files, so they are built together. If compiling fails
+the package still installs and runs on the pure-Python reference engine, with a loud warning — unless
 ``IGOR_REQUIRE_EXTENSIONS=1`` (set by CI), which turns the failure into an error. ``IGOR_DEBUG_BUILD=1`` turns
 bounds and wraparound checks back on for debugging the kernels.
 """
@@ -38,17 +39,24 @@ class OptionalBuildExt(build_ext):
                          f"Set IGOR_REQUIRE_EXTENSIONS=1 to make this an error.\n{bar}\n\n")
 
 
+#: The compiled engine: interval bitmap, reservation table, host choice, and the engine composing them.
+EXTENSIONS = ["_bitmap", "_table", "_select_c", "_engine_c"]
+
+
 def extensions() -> list:
     from Cython.Build import cythonize
 
     debug = os.environ.get("IGOR_DEBUG_BUILD") == "1"
-    ext = Extension(
-        "igor._sched._engine_c",
-        ["igor/_sched/_engine_c.pyx"],
-        extra_compile_args=["-O2"] if not debug else ["-O0", "-g"],
-    )
+    exts = [
+        Extension(
+            f"igor._sched.{name}",
+            [f"igor/_sched/{name}.pyx"],
+            extra_compile_args=["-O2"] if not debug else ["-O0", "-g"],
+        )
+        for name in EXTENSIONS
+    ]
     return cythonize(
-        [ext],
+        exts,
         compiler_directives={
             "language_level": 3,
             "boundscheck": debug,

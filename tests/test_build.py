@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import igor._sched as sched
 
 PURE = os.environ.get("IGOR_NO_EXTENSIONS", "") not in ("", "0")
 SRC = Path(sched.__file__).parent
+#: The compiled modules of the engine: one per .pyx (``_engine_c`` cimports the others).
+PYX = sorted(p.stem for p in SRC.glob("*.pyx"))
+CIMPORT = re.compile(r"^\s*from\s+\.(\w+)\s+cimport\b", re.MULTILINE)
 
 
 def _implementation(env_value: str | None) -> str:
@@ -39,12 +47,37 @@ def test_environment_variable_selects_the_reference() -> None:
     assert _implementation("1") == "py igor._sched._engine_py"
 
 
-def test_compiled_module_is_not_older_than_its_source() -> None:
+def _sources(name: str) -> set[Path]:
+    """What module ``name`` is compiled from: its .pyx and .pxd, and every .pxd of the package they cimport."""
+    todo = [SRC / f"{name}.pyx", SRC / f"{name}.pxd"]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.exists():
+            continue
+        seen.add(path)
+        todo += [SRC / f"{dep}.pxd" for dep in CIMPORT.findall(path.read_text())]
+    return seen
+
+
+def _compiled_files() -> list[Path]:
+    return sorted(p for suffix in importlib.machinery.EXTENSION_SUFFIXES for p in SRC.glob(f"*{suffix}"))
+
+
+def test_every_compiled_module_has_its_source() -> None:
+    assert "_engine_c" in PYX
+    orphans = [p.name for p in _compiled_files() if p.name.split(".")[0] not in PYX]
+    assert not orphans, f"compiled modules without a .pyx in igor/_sched (left over from an old build?): {orphans}"
+
+
+@pytest.mark.parametrize("name", PYX)
+def test_compiled_module_is_not_older_than_its_sources(name: str) -> None:
     """An editable install does not recompile on edit: catch a stale extension instead of testing old code."""
     assert sched.CEngine is not None
-    compiled = Path(sys.modules[sched.CEngine.__module__].__file__ or "")
-    newest = max((SRC / name).stat().st_mtime for name in ("_engine_c.pyx", "_engine_c.pxd"))
-    assert compiled.stat().st_mtime >= newest, "_engine_c.pyx changed since the build: run `pip install -e .`"
+    compiled = Path(importlib.import_module(f"igor._sched.{name}").__file__ or "")
+    assert compiled.suffix in (".so", ".pyd"), f"igor._sched.{name} is not a compiled module: {compiled}"
+    stale = sorted(p.name for p in _sources(name) if p.stat().st_mtime > compiled.stat().st_mtime)
+    assert not stale, f"{', '.join(stale)} changed since igor._sched.{name} was built: run `pip install -e .`"
 
 
 def test_generated_files_are_not_tracked() -> None:

@@ -1,21 +1,22 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The compiled scheduling engine: an interval bitmap with exactly the API of ``_engine_py.py``.
+# cython: language_level=3, cdivision=True
+# (boundscheck, wraparound and initializedcheck come from setup.py: off, or on with IGOR_DEBUG_BUILD=1)
+"""The compiled scheduling engine, with exactly the API of ``_engine_py.py``; it composes the other modules.
 
 ``_engine_py.Engine`` is the reference twin of this class: every public method here answers what the method
 of the same name answers there (tests drive both, and a brute-force model, through random operations).
 
-State:
+Owns: the cluster (hosts, sequence numbers, pad), **blocks** and **policies** — few, so short arrays of
+``(interval, host mask)`` and per-policy host masks, limits and merged not-available windows (expanded by
+:mod:`igor._sched._windows`, shared with the reference) — and the **queries**, which combine them with
 
-* **Interval bitmap** of busy hosts: sorted breakpoints ``bt[0..m)``; segment ``i`` is ``[bt[i], bt[i+1])`` and
-  its row (``W`` uint64 words, one bit per host) lives in a row pool at ``border[i]`` (indirection keeps
-  breakpoint insertion a small memmove of indices instead of rows). Before ``bt[0]`` and from ``bt[m-1]`` on
-  nothing is busy. Reservations never overlap on a host, so adding is OR and removing AND-NOT over the rows of
-  the segments an interval covers; equal neighbouring rows are merged so a breakpoint always marks a change.
-  ``check``/``find``/``max_end`` are word-wise ORs over the rows a window covers.
-* **Reservation table** (slots), kept sorted by start and by busy end: ``speculate`` sweeps over it (each
-  reservation enters and leaves the sliding request window once), and refusals are explained from it.
-* **Blocks** and **policies** are few: arrays of ``(interval, host mask)`` and per-policy host masks, limits and
-  merged not-available windows (expanded by :mod:`igor._sched._windows`, shared with the reference).
+* an :class:`~igor._sched._bitmap.IntervalBitmap` of busy hosts (``bm``): ``check``/``find``/``max_end`` are
+  word-wise ORs over the rows a window covers, adding is OR and removing AND-NOT;
+* a :class:`~igor._sched._table.ReservationTable` (``tab``), kept sorted by start and by busy end:
+  ``speculate`` sweeps over it and refusals are explained from it.
+
+Both are typed attributes, so the queries call their C methods directly (``nogil`` where the work is); the
+by-count host choice is :mod:`igor._sched._select_c` (the C twin of ``_select``), and the small C helpers
+every module shares are in ``_bits.pxd``.
 
 Design note: DESIGN.md suggests bitmap layers for blocks and windows too; they are kept as short lists of
 ``(interval, host mask)`` instead, because there are few of them and each covers many hosts, so a list is both
@@ -25,46 +26,20 @@ smaller and faster to query than a second bitmap.
 import numpy as np
 
 cimport cython
-from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.stdint cimport int32_t, int64_t, uint64_t
-from libc.string cimport memcmp, memcpy, memmove, memset
+from libc.string cimport memset
+
+from ._bitmap cimport IntervalBitmap
+from ._bits cimport _sparse, popcount
+from ._select_c cimport choose
+from ._table cimport ReservationTable
 
 from ._types import Conflict, ConflictError, Policy, Slot, check_csr, check_window, host_tuple
 from ._windows import WindowIndex
 
-cdef extern from *:
-    """
-    static inline int igor_popcount(unsigned long long x) { return __builtin_popcountll(x); }
-    static inline int igor_ctz(unsigned long long x) { return __builtin_ctzll(x); }
-    """
-    int popcount "igor_popcount"(unsigned long long x) noexcept nogil
-    int ctz "igor_ctz"(unsigned long long x) noexcept nogil
-
 cdef int64_t NEG_INF = -(2 ** 62)
 cdef int64_t POS_INF = 2 ** 62
 cdef uint64_t ONE = 1
-
-
-cdef void* _realloc(void* p, Py_ssize_t n, size_t size) except NULL:
-    cdef void* q = PyMem_Realloc(p, <size_t>(n if n > 0 else 1) * size)
-    if q == NULL:
-        raise MemoryError()
-    return q
-
-
-cdef inline Py_ssize_t _sparse(const int32_t[::1] hs, int32_t* widx, uint64_t* wbits) noexcept nogil:
-    """Sorted host indices -> (word index, bits) pairs; returns how many words."""
-    cdef Py_ssize_t j, k = 0
-    cdef int32_t w
-    for j in range(hs.shape[0]):
-        w = hs[j] >> 6
-        if k > 0 and widx[k - 1] == w:
-            wbits[k - 1] |= ONE << (hs[j] & 63)
-        else:
-            widx[k] = w
-            wbits[k] = ONE << (hs[j] & 63)
-            k += 1
-    return k
 
 
 cdef inline Py_ssize_t _first_ending_after(const int64_t[::1] we, Py_ssize_t a, Py_ssize_t b,
@@ -80,120 +55,12 @@ cdef inline Py_ssize_t _first_ending_after(const int64_t[::1] we, Py_ssize_t a, 
     return a
 
 
-cdef Py_ssize_t _pick_runs(const uint64_t* avail, Py_ssize_t W, const uint64_t* runstart,
-                           Py_ssize_t need, uint64_t* chosen, int32_t* rs, int32_t* rl,
-                           int32_t* order, int32_t* sl, int32_t* bucket) noexcept nogil:
-    """C twin of ``_select.pick_runs``: choose ``need`` hosts of ``avail`` into ``chosen``.
-
-    Runs of consecutive sequence numbers are counting-sorted by (length desc, start asc); the greedy then
-    takes an exact run, else the head of the smallest longer run, else the longest run, as the reference does.
-    Returns how many hosts were chosen.
-    """
-    cdef Py_ssize_t w, R = 0, r, i, j, lo, hi, mid, p, q, taken = 0, maxlen = 0
-    cdef int64_t h, prev = -2
-    cdef uint64_t x
-    cdef int32_t length, L
-    if need <= 0:
-        return 0
-    for w in range(W):
-        x = avail[w]
-        while x:
-            h = w * 64 + ctz(x)
-            x &= x - 1
-            if h == prev + 1 and not ((runstart[h >> 6] >> (h & 63)) & ONE):
-                rl[R - 1] += 1
-            else:
-                rs[R] = <int32_t>h
-                rl[R] = 1
-                R += 1
-            prev = h
-    if R == 0:
-        return 0
-    for r in range(R):
-        if rl[r] > maxlen:
-            maxlen = rl[r]
-    for i in range(maxlen + 2):
-        bucket[i] = 0
-    for r in range(R):
-        bucket[rl[r]] += 1
-    p = 0                                   # bucket[len] := first position of that length (desc order)
-    for i in range(maxlen, 0, -1):
-        q = bucket[i]
-        bucket[i] = <int32_t>p
-        p += q
-    for r in range(R):                      # runs are visited by ascending start: stable
-        order[bucket[rl[r]]] = <int32_t>r
-        bucket[rl[r]] += 1
-    for i in range(R):
-        sl[i] = rl[order[i]]
-    j = 0
-    while need > 0 and j < R:
-        lo = j                              # p: first remaining position with length <= need
-        hi = R
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if sl[mid] <= need:
-                hi = mid
-            else:
-                lo = mid + 1
-        p = lo
-        if p < R and sl[p] == need:
-            r = order[p]
-            length = <int32_t>need
-        elif p > j:
-            L = sl[p - 1]                   # smallest length longer than need; its first (lowest) run
-            lo = j
-            hi = p - 1
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if sl[mid] <= L:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            r = order[lo]
-            length = <int32_t>need
-        else:
-            r = order[j]
-            length = rl[r]
-            j += 1
-        for i in range(length):
-            h = rs[r] + i
-            chosen[h >> 6] |= ONE << (h & 63)
-        taken += length
-        need -= length
-    return taken
-
-
+# No pickling or copying (TypeError), as before the split: a generated copy would share bm and tab with the original
+@cython.auto_pickle(False)
 cdef class Engine:
     """Scheduling state of one cluster (compiled). See ``_engine_py.Engine`` for the documentation."""
 
     implementation = "c"
-
-    def __cinit__(self, *args, **kwargs):
-        self.bt = NULL
-        self.border = NULL
-        self.pool = NULL
-        self.freerows = NULL
-        self.r_id = NULL
-        self.r_start = NULL
-        self.r_end = NULL
-        self.r_busy = NULL
-        self.r_hoff = NULL
-        self.r_hcnt = NULL
-        self.r_freeslots = NULL
-        self.by_start = NULL
-        self.by_busy = NULL
-        self.hpool = NULL
-        self.hl = NULL
-        self.hl_len = NULL
-        self.hl_cap = NULL
-        self.m = self.cap_m = self.cap_rows = self.nfreerows = 0
-        self.nres = self.cap_r = self.top_r = self.nfreeslots = 0
-        self.hp_used = self.hp_live = self.cap_hp = 0
-
-    def __dealloc__(self):
-        self._free_bitmap()
-        self._free_table()
 
     def __init__(self, Py_ssize_t n_hosts, *, seq=None, int64_t pad=0, str tz="UTC"):
         if n_hosts < 0:
@@ -204,16 +71,15 @@ cdef class Engine:
         self.pad = pad
         self.W = max(1, (n_hosts + 63) // 64)
         self._seq = list(range(1, n_hosts + 1)) if seq is None else [int(s) for s in seq]
-        if len(self._seq) != n_hosts or any(b <= a for a, b in zip(self._seq, self._seq[1:])):
+        if len(self._seq) != n_hosts or any([b <= a for a, b in zip(self._seq, self._seq[1:])]):
             raise ValueError("seq must hold one strictly increasing sequence number per host")
         runstart = np.zeros(self.W, dtype=np.uint64)
         for h in range(n_hosts):
             if h == 0 or self._seq[h] != self._seq[h - 1] + 1:
                 runstart[h >> 6] |= np.uint64(1) << np.uint64(h & 63)
         self._runstart = runstart
-        self._alloc_bitmap(64)
-        self._alloc_table(64, 256)
-        self._slot = {}
+        self.bm = IntervalBitmap(n_hosts)
+        self.tab = ReservationTable(n_hosts)
         self._blocks = {}
         self._rebuild_blocks()
         self._windows = WindowIndex(tz)
@@ -225,442 +91,53 @@ cdef class Engine:
         self.s_widx = np.zeros(max(1, n_hosts), dtype=np.int32)
         self.s_wbits = np.zeros(max(1, n_hosts), dtype=np.uint64)
 
-    # ------------------------------------------------------------ memory
-    cdef void _free_bitmap(self) noexcept:
-        PyMem_Free(self.bt)
-        PyMem_Free(self.border)
-        PyMem_Free(self.pool)
-        PyMem_Free(self.freerows)
-        self.bt = NULL
-        self.border = NULL
-        self.pool = NULL
-        self.freerows = NULL
-
-    cdef void _free_table(self) noexcept:
-        self._free_hostlists()
-        PyMem_Free(self.r_id)
-        PyMem_Free(self.r_start)
-        PyMem_Free(self.r_end)
-        PyMem_Free(self.r_busy)
-        PyMem_Free(self.r_hoff)
-        PyMem_Free(self.r_hcnt)
-        PyMem_Free(self.r_freeslots)
-        PyMem_Free(self.by_start)
-        PyMem_Free(self.by_busy)
-        PyMem_Free(self.hpool)
-        self.r_id = self.r_start = self.r_end = self.r_busy = self.r_hoff = NULL
-        self.r_hcnt = self.r_freeslots = self.by_start = self.by_busy = self.hpool = NULL
-
-    cdef int _alloc_bitmap(self, Py_ssize_t cap) except -1:
-        cdef Py_ssize_t i
-        self._free_bitmap()
-        self.bt = <int64_t*>_realloc(NULL, cap, sizeof(int64_t))
-        self.border = <int32_t*>_realloc(NULL, cap, sizeof(int32_t))
-        self.pool = <uint64_t*>_realloc(NULL, cap * self.W, sizeof(uint64_t))
-        self.freerows = <int32_t*>_realloc(NULL, cap, sizeof(int32_t))
-        self.cap_m = self.cap_rows = cap
-        self.m = 0
-        for i in range(cap):
-            self.freerows[i] = <int32_t>(cap - 1 - i)
-        self.nfreerows = cap
-        return 0
-
-    cdef int _grow_bitmap(self) except -1:
-        cdef Py_ssize_t i, cap = self.cap_m * 2
-        self.bt = <int64_t*>_realloc(self.bt, cap, sizeof(int64_t))
-        self.border = <int32_t*>_realloc(self.border, cap, sizeof(int32_t))
-        self.pool = <uint64_t*>_realloc(self.pool, cap * self.W, sizeof(uint64_t))
-        self.freerows = <int32_t*>_realloc(self.freerows, cap, sizeof(int32_t))
-        for i in range(self.cap_rows, cap):
-            self.freerows[self.nfreerows] = <int32_t>i
-            self.nfreerows += 1
-        self.cap_m = self.cap_rows = cap
-        return 0
-
-    cdef int _alloc_table(self, Py_ssize_t cap, Py_ssize_t cap_hp) except -1:
-        self._free_table()
-        self.r_id = <int64_t*>_realloc(NULL, cap, sizeof(int64_t))
-        self.r_start = <int64_t*>_realloc(NULL, cap, sizeof(int64_t))
-        self.r_end = <int64_t*>_realloc(NULL, cap, sizeof(int64_t))
-        self.r_busy = <int64_t*>_realloc(NULL, cap, sizeof(int64_t))
-        self.r_hoff = <int64_t*>_realloc(NULL, cap, sizeof(int64_t))
-        self.r_hcnt = <int32_t*>_realloc(NULL, cap, sizeof(int32_t))
-        self.r_freeslots = <int32_t*>_realloc(NULL, cap, sizeof(int32_t))
-        self.by_start = <int32_t*>_realloc(NULL, cap, sizeof(int32_t))
-        self.by_busy = <int32_t*>_realloc(NULL, cap, sizeof(int32_t))
-        self.hpool = <int32_t*>_realloc(NULL, cap_hp, sizeof(int32_t))
-        self.cap_r = cap
-        self.cap_hp = cap_hp
-        self.nres = self.top_r = self.nfreeslots = 0
-        self.hp_used = self.hp_live = 0
-        self._alloc_hostlists(np.zeros(max(1, self.n_hosts), dtype=np.int64))
-        return 0
-
-    cdef void _free_hostlists(self) noexcept:
-        cdef Py_ssize_t h
-        if self.hl != NULL:
-            for h in range(max(1, self.n_hosts)):
-                PyMem_Free(self.hl[h])
-            PyMem_Free(self.hl)
-        PyMem_Free(self.hl_len)
-        PyMem_Free(self.hl_cap)
-        self.hl = NULL
-        self.hl_len = NULL
-        self.hl_cap = NULL
-
-    cdef int _alloc_hostlists(self, const int64_t[::1] counts) except -1:
-        """Empty per-host slot lists with room for ``counts[h]`` entries each."""
-        cdef Py_ssize_t h, n = max(1, self.n_hosts)
-        self._free_hostlists()
-        self.hl = <int32_t**>_realloc(NULL, n, sizeof(int32_t*))
-        self.hl_len = <int32_t*>_realloc(NULL, n, sizeof(int32_t))
-        self.hl_cap = <int32_t*>_realloc(NULL, n, sizeof(int32_t))
-        for h in range(n):
-            self.hl[h] = NULL
-        for h in range(n):
-            self.hl_len[h] = 0
-            self.hl_cap[h] = <int32_t>max(4, counts[h])
-            self.hl[h] = <int32_t*>_realloc(NULL, self.hl_cap[h], sizeof(int32_t))
-        return 0
-
-    cdef int _hl_insert(self, Py_ssize_t s) except -1:
-        cdef Py_ssize_t j, h, lo, hi, mid, o = self.r_hoff[s]
-        cdef int64_t start = self.r_start[s]
-        for j in range(self.r_hcnt[s]):
-            h = self.hpool[o + j]
-            if self.hl_len[h] == self.hl_cap[h]:
-                self.hl[h] = <int32_t*>_realloc(self.hl[h], 2 * self.hl_cap[h], sizeof(int32_t))
-                self.hl_cap[h] *= 2
-            lo = 0
-            hi = self.hl_len[h]
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if self.r_start[self.hl[h][mid]] <= start:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            memmove(self.hl[h] + lo + 1, self.hl[h] + lo, (self.hl_len[h] - lo) * sizeof(int32_t))
-            self.hl[h][lo] = <int32_t>s
-            self.hl_len[h] += 1
-        return 0
-
-    cdef void _hl_remove(self, Py_ssize_t s) noexcept nogil:
-        cdef Py_ssize_t j, h, lo, hi, mid, o = self.r_hoff[s]
-        cdef int64_t start = self.r_start[s]
-        for j in range(self.r_hcnt[s]):
-            h = self.hpool[o + j]
-            lo = 0
-            hi = self.hl_len[h]
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if self.r_start[self.hl[h][mid]] < start:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            while self.hl[h][lo] != s:
-                lo += 1
-            memmove(self.hl[h] + lo, self.hl[h] + lo + 1, (self.hl_len[h] - lo - 1) * sizeof(int32_t))
-            self.hl_len[h] -= 1
-
-    cdef tuple _busy_detail(self, tuple hs, int64_t blo, int64_t bhi):
-        """Hosts of ``hs`` held by a reservation over ``[blo, bhi)``, and those reservations' ids."""
-        cdef Py_ssize_t lo, hi, mid, s
-        cdef int32_t h
-        busy, rids = [], set()
-        for x in hs:
-            h = x
-            lo = 0
-            hi = self.hl_len[h]
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if self.r_start[self.hl[h][mid]] < bhi:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            hit = False
-            while lo > 0 and self.r_busy[self.hl[h][lo - 1]] > blo:
-                lo -= 1
-                rids.add(self.r_id[self.hl[h][lo]])
-                hit = True
-            if hit:
-                busy.append(h)
-        return tuple(busy), tuple(sorted(rids))
-
-    cdef int _grow_table(self) except -1:
-        cdef Py_ssize_t cap = self.cap_r * 2
-        self.r_id = <int64_t*>_realloc(self.r_id, cap, sizeof(int64_t))
-        self.r_start = <int64_t*>_realloc(self.r_start, cap, sizeof(int64_t))
-        self.r_end = <int64_t*>_realloc(self.r_end, cap, sizeof(int64_t))
-        self.r_busy = <int64_t*>_realloc(self.r_busy, cap, sizeof(int64_t))
-        self.r_hoff = <int64_t*>_realloc(self.r_hoff, cap, sizeof(int64_t))
-        self.r_hcnt = <int32_t*>_realloc(self.r_hcnt, cap, sizeof(int32_t))
-        self.r_freeslots = <int32_t*>_realloc(self.r_freeslots, cap, sizeof(int32_t))
-        self.by_start = <int32_t*>_realloc(self.by_start, cap, sizeof(int32_t))
-        self.by_busy = <int32_t*>_realloc(self.by_busy, cap, sizeof(int32_t))
-        self.cap_r = cap
-        return 0
-
-    cdef int _reserve_hosts(self, Py_ssize_t k) except -1:
-        """Room for ``k`` more host entries: compact the host pool if half of it is holes, else grow."""
-        cdef Py_ssize_t i, s, used = 0, cap
-        cdef int32_t* fresh
-        if self.hp_used + k <= self.cap_hp:
-            return 0
-        if self.hp_live + k <= self.cap_hp // 2:
-            cap = self.cap_hp
-        else:
-            cap = max(self.cap_hp * 2, self.hp_live + k)
-        fresh = <int32_t*>_realloc(NULL, cap, sizeof(int32_t))
-        for i in range(self.nres):
-            s = self.by_start[i]
-            memcpy(fresh + used, self.hpool + self.r_hoff[s], self.r_hcnt[s] * sizeof(int32_t))
-            self.r_hoff[s] = used
-            used += self.r_hcnt[s]
-        PyMem_Free(self.hpool)
-        self.hpool = fresh
-        self.cap_hp = cap
-        self.hp_used = used
-        return 0
-
-    # ------------------------------------------------------------ bitmap primitives
-    cdef Py_ssize_t _seg(self, int64_t t) noexcept nogil:
-        """Index of the segment containing ``t`` (the last breakpoint <= t), -1 before the first."""
-        cdef Py_ssize_t lo = 0, hi = self.m, mid
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if self.bt[mid] <= t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo - 1
-
-    cdef Py_ssize_t _lower(self, int64_t t) noexcept nogil:
-        """Index of the first breakpoint >= t."""
-        cdef Py_ssize_t lo = 0, hi = self.m, mid
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if self.bt[mid] < t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    cdef Py_ssize_t _ensure_bp(self, int64_t t) except -1:
-        """Make ``t`` a breakpoint (splitting the segment containing it); returns its index."""
-        cdef Py_ssize_t i = self._seg(t), W = self.W
-        cdef int32_t r
-        if i >= 0 and self.bt[i] == t:
-            return i
-        if self.m == self.cap_m or self.nfreerows == 0:
-            self._grow_bitmap()
-        self.nfreerows -= 1
-        r = self.freerows[self.nfreerows]
-        if i >= 0:
-            memcpy(self.pool + r * W, self.pool + self.border[i] * W, W * sizeof(uint64_t))
-        else:
-            memset(self.pool + r * W, 0, W * sizeof(uint64_t))
-        memmove(self.bt + i + 2, self.bt + i + 1, (self.m - i - 1) * sizeof(int64_t))
-        memmove(self.border + i + 2, self.border + i + 1, (self.m - i - 1) * sizeof(int32_t))
-        self.bt[i + 1] = t
-        self.border[i + 1] = r
-        self.m += 1
-        return i + 1
-
-    cdef void _merge(self, Py_ssize_t i) noexcept nogil:
-        """Drop breakpoint ``i`` if its row equals the row before it (no change happens there)."""
-        cdef Py_ssize_t W = self.W, w
-        cdef uint64_t* cur
-        cdef bint same = True
-        if i < 0 or i >= self.m:
-            return
-        cur = self.pool + self.border[i] * W
-        if i == 0:
-            for w in range(W):
-                if cur[w]:
-                    same = False
-                    break
-        else:
-            same = memcmp(cur, self.pool + self.border[i - 1] * W, W * sizeof(uint64_t)) == 0
-        if not same:
-            return
-        self.freerows[self.nfreerows] = self.border[i]
-        self.nfreerows += 1
-        memmove(self.bt + i, self.bt + i + 1, (self.m - i - 1) * sizeof(int64_t))
-        memmove(self.border + i, self.border + i + 1, (self.m - i - 1) * sizeof(int32_t))
-        self.m -= 1
-
-    cdef void _or_span(self, int64_t lo, int64_t hi, uint64_t* out) noexcept nogil:
-        """OR into ``out`` the rows of every segment overlapping ``[lo, hi)``."""
-        cdef Py_ssize_t i = self._seg(lo), i1 = self._lower(hi), w, W = self.W
-        cdef uint64_t* row
-        if i < 0:
-            i = 0
-        while i < i1:
-            row = self.pool + self.border[i] * W
-            for w in range(W):
-                out[w] |= row[w]
-            i += 1
-
-    cdef bint _sparse_hit(self, int64_t lo, int64_t hi, const int32_t* widx, const uint64_t* wbits,
-                          Py_ssize_t k) noexcept nogil:
-        """Is any of the (sparse) hosts busy in a segment overlapping ``[lo, hi)``?"""
-        cdef Py_ssize_t i = self._seg(lo), i1 = self._lower(hi), j
-        cdef uint64_t* row
-        if i < 0:
-            i = 0
-        while i < i1:
-            row = self.pool + self.border[i] * self.W
-            for j in range(k):
-                if row[widx[j]] & wbits[j]:
-                    return True
-            i += 1
-        return False
-
-    cdef void _apply(self, Py_ssize_t i0, Py_ssize_t i1, const int32_t* widx, const uint64_t* wbits,
-                     Py_ssize_t k, bint set_bits) noexcept nogil:
-        cdef Py_ssize_t i, j
-        cdef uint64_t* row
-        for i in range(i0, i1):
-            row = self.pool + self.border[i] * self.W
-            if set_bits:
-                for j in range(k):
-                    row[widx[j]] |= wbits[j]
-            else:
-                for j in range(k):
-                    row[widx[j]] &= ~wbits[j]
-
-    # ------------------------------------------------------------ reservation table
-    cdef int _slot_insert(self, int64_t rid, int32_t[::1] hs, int64_t start, int64_t end,
-                          int64_t busy) except -1:
-        cdef Py_ssize_t s, k = hs.shape[0], p
-        if self.nfreeslots:
-            self.nfreeslots -= 1
-            s = self.r_freeslots[self.nfreeslots]
-        else:
-            if self.top_r == self.cap_r:
-                self._grow_table()
-            s = self.top_r
-            self.top_r += 1
-        self._reserve_hosts(k)
-        if k:
-            memcpy(self.hpool + self.hp_used, &hs[0], k * sizeof(int32_t))
-        self.r_id[s] = rid
-        self.r_start[s] = start
-        self.r_end[s] = end
-        self.r_busy[s] = busy
-        self.r_hoff[s] = self.hp_used
-        self.r_hcnt[s] = <int32_t>k
-        self.hp_used += k
-        self.hp_live += k
-        p = self._upper_start(start)
-        memmove(self.by_start + p + 1, self.by_start + p, (self.nres - p) * sizeof(int32_t))
-        self.by_start[p] = <int32_t>s
-        p = self._upper_busy(busy)
-        memmove(self.by_busy + p + 1, self.by_busy + p, (self.nres - p) * sizeof(int32_t))
-        self.by_busy[p] = <int32_t>s
-        self.nres += 1
-        self._hl_insert(s)
-        self._slot[rid] = s
-        return 0
-
-    cdef Py_ssize_t _upper_start(self, int64_t t) noexcept nogil:
-        """First position in by_start whose start is > t."""
-        cdef Py_ssize_t lo = 0, hi = self.nres, mid
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if self.r_start[self.by_start[mid]] <= t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    cdef Py_ssize_t _upper_busy(self, int64_t t) noexcept nogil:
-        """First position in by_busy whose busy end is > t."""
-        cdef Py_ssize_t lo = 0, hi = self.nres, mid
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if self.r_busy[self.by_busy[mid]] <= t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    cdef void _slot_remove(self, Py_ssize_t s) noexcept nogil:
-        cdef Py_ssize_t p
-        self._hl_remove(s)
-        p = self._upper_start(self.r_start[s] - 1)
-        while self.by_start[p] != s:
-            p += 1
-        memmove(self.by_start + p, self.by_start + p + 1, (self.nres - p - 1) * sizeof(int32_t))
-        p = self._upper_busy(self.r_busy[s] - 1)
-        while self.by_busy[p] != s:
-            p += 1
-        memmove(self.by_busy + p, self.by_busy + p + 1, (self.nres - p - 1) * sizeof(int32_t))
-        self.hp_live -= self.r_hcnt[s]
-        self.r_freeslots[self.nfreeslots] = <int32_t>s
-        self.nfreeslots += 1
-        self.nres -= 1
-
-    cdef tuple _hosts_of(self, Py_ssize_t s):
-        cdef Py_ssize_t i, o = self.r_hoff[s]
-        return tuple([self.hpool[o + i] for i in range(self.r_hcnt[s])])
-
     # ------------------------------------------------------------ state
     def __len__(self):
-        return self.nres
+        return self.tab.nres
 
     def __contains__(self, rid):
-        return rid in self._slot
+        return rid in self.tab.slot
 
     def ids(self):
-        return sorted(self._slot)
+        return sorted(self.tab.slot)
 
     def reservation(self, rid):
-        cdef Py_ssize_t s = self._slot[rid]
-        return (self._hosts_of(s), self.r_start[s], self.r_end[s], self.r_busy[s])
+        cdef ReservationTable tab = self.tab
+        cdef Py_ssize_t s = tab.slot[rid]
+        return (tab.hosts_of(s), tab.r_start[s], tab.r_end[s], tab.r_busy[s])
 
     def add(self, rid, hosts, start, end, busy_end=None):
-        if rid in self._slot:
+        if rid in self.tab.slot:
             raise ValueError(f"reservation {rid} is already scheduled")
         hs, s, e, b = self._normalise(hosts, start, end, busy_end, self.pad)
         self._add(int(rid), hs, s, e, b)
 
     cdef _add(self, int64_t rid, tuple hs, int64_t start, int64_t end, int64_t busy):
+        cdef IntervalBitmap bm = self.bm
         cdef int32_t[::1] arr = np.array(hs, dtype=np.int32)
         cdef int32_t[::1] widx = np.empty(len(hs), dtype=np.int32)
         cdef uint64_t[::1] wbits = np.empty(len(hs), dtype=np.uint64)
-        cdef Py_ssize_t k, i0, i1
+        cdef Py_ssize_t k
         cdef bint hit
         with nogil:
             k = _sparse(arr, &widx[0], &wbits[0])
-            hit = self._sparse_hit(start, busy, &widx[0], &wbits[0], k)
+            hit = bm.sparse_hit(start, busy, &widx[0], &wbits[0], k)
         if hit:
             c = self._describe(hs, start, busy, start, start + 1, 1, None, True)
             raise ConflictError(rid, Conflict(busy=c.busy, reservations=c.reservations))
-        i0 = self._ensure_bp(start)
-        i1 = self._ensure_bp(busy)
-        with nogil:
-            self._apply(i0, i1, &widx[0], &wbits[0], k, True)
-            self._merge(i1)
-            self._merge(i0)
-        self._slot_insert(rid, arr, start, end, busy)
+        bm.mark(start, busy, &widx[0], &wbits[0], k, True)
+        self.tab.insert(rid, arr, start, end, busy)
 
     def remove(self, rid):
-        cdef Py_ssize_t s = self._slot[rid]
-        cdef tuple hs = self._hosts_of(s)
+        cdef ReservationTable tab = self.tab
+        cdef Py_ssize_t s = tab.slot[rid]
+        cdef tuple hs = tab.hosts_of(s)
         cdef int32_t[::1] arr = np.array(hs, dtype=np.int32)
         cdef int32_t[::1] widx = np.empty(len(hs), dtype=np.int32)
         cdef uint64_t[::1] wbits = np.empty(len(hs), dtype=np.uint64)
-        cdef Py_ssize_t k, i0, i1
-        k = _sparse(arr, &widx[0], &wbits[0])
-        i0 = self._ensure_bp(self.r_start[s])
-        i1 = self._ensure_bp(self.r_busy[s])
-        with nogil:
-            self._apply(i0, i1, &widx[0], &wbits[0], k, False)
-            self._merge(i1)
-            self._merge(i0)
-            self._slot_remove(s)
-        del self._slot[rid]
+        cdef Py_ssize_t k = _sparse(arr, &widx[0], &wbits[0])
+        self.bm.mark(tab.r_start[s], tab.r_busy[s], &widx[0], &wbits[0], k, False)
+        tab.remove(s)
 
     def replace(self, rid, hosts, start, end, busy_end=None):
         old = self.reservation(rid)
@@ -714,14 +191,7 @@ cdef class Engine:
             idx = idx[keep]
             res_of = res_of[keep]
             ptr = np.concatenate([[0], np.cumsum(np.bincount(res_of, minlength=R))]).astype(np.int64)
-        times = np.unique(np.concatenate([st, bu]))
-        si = np.searchsorted(times, st)
-        ei = np.searchsorted(times, bu)
-        ev_k = np.concatenate([ei[res_of], si[res_of]])
-        ev_h = np.concatenate([idx, idx]).astype(np.int32)
-        ev_up = np.concatenate([np.zeros(idx.shape[0], np.int8), np.ones(idx.shape[0], np.int8)])
-        order = np.lexsort((ev_up, ev_k))
-        clash = self._build_bitmap(times, ev_k[order], ev_h[order], ev_up[order])
+        clash = self.bm.build(st, bu, res_of, idx)
         if clash is not None:
             # Explain it exactly as the reference does (the first reservation, in the given order, that
             # overlaps one listed before it): replay the data through the reference, which raises.
@@ -729,101 +199,7 @@ cdef class Engine:
             Reference(self.n_hosts, seq=self._seq, pad=self.pad).build(ids, starts, ends, busy_ends, host_ptr,
                                                                         host_idx)
             raise AssertionError(f"overlap at host {clash[0]}, minute {clash[1]} not found by the reference")
-        # the reservation table
-        self._alloc_table(max(64, R), max(256, idx.shape[0]))
-        self._slot = {}
-        cdef int64_t[::1] ids_v = ids_a, st_v = st, en_v = en, bu_v = bu, ptr_v = ptr
-        cdef int32_t[::1] idx_v = idx.astype(np.int32)
-        cdef int64_t[::1] bs = np.argsort(st, kind="stable").astype(np.int64)
-        cdef int64_t[::1] bb = np.argsort(bu, kind="stable").astype(np.int64)
-        cdef Py_ssize_t r
-        for r in range(R):
-            self.r_id[r] = ids_v[r]
-            self.r_start[r] = st_v[r]
-            self.r_end[r] = en_v[r]
-            self.r_busy[r] = bu_v[r]
-            self.r_hoff[r] = ptr_v[r]
-            self.r_hcnt[r] = <int32_t>(ptr_v[r + 1] - ptr_v[r])
-            self.by_start[r] = <int32_t>bs[r]
-            self.by_busy[r] = <int32_t>bb[r]
-        if idx_v.shape[0]:
-            memcpy(self.hpool, &idx_v[0], idx_v.shape[0] * sizeof(int32_t))
-        self.nres = self.top_r = R
-        self.hp_used = self.hp_live = idx_v.shape[0]
-        self._alloc_hostlists(np.bincount(idx, minlength=max(1, self.n_hosts)).astype(np.int64))
-        for r in range(R):
-            self._hl_insert(self.by_start[r])
-        self._slot = dict(zip(ids_a.tolist(), range(R)))
-
-    cdef object _build_bitmap(self, int64_t[::1] times, int64_t[::1] ev_k, int32_t[::1] ev_h,
-                              signed char[::1] ev_up):
-        """Sweep the sorted events into fresh rows; returns (host, time) of an overlap, else None."""
-        cdef Py_ssize_t T = times.shape[0], E = ev_k.shape[0], W = self.W, e = 0, k, w, m = 0
-        cdef Py_ssize_t cap = max(64, T + 1)
-        cdef int32_t[::1] cnt = np.zeros(max(1, self.n_hosts), dtype=np.int32)
-        cdef uint64_t[::1] cur = np.zeros(W, dtype=np.uint64)
-        cdef int64_t* bt = <int64_t*>_realloc(NULL, cap, sizeof(int64_t))
-        cdef int32_t* border = <int32_t*>_realloc(NULL, cap, sizeof(int32_t))
-        cdef uint64_t* pool = <uint64_t*>PyMem_Malloc(cap * W * sizeof(uint64_t))
-        cdef int32_t* freerows = <int32_t*>PyMem_Malloc(cap * sizeof(int32_t))
-        cdef int32_t h
-        cdef int64_t bad_h = -1, bad_t = 0
-        cdef bint differs
-        if pool == NULL or freerows == NULL:
-            PyMem_Free(bt)
-            PyMem_Free(border)
-            PyMem_Free(pool)
-            PyMem_Free(freerows)
-            raise MemoryError()
-        with nogil:
-            for k in range(T):
-                while e < E and ev_k[e] == k:
-                    h = ev_h[e]
-                    if ev_up[e]:
-                        cnt[h] += 1
-                        if cnt[h] > 1:
-                            bad_h = h
-                            bad_t = times[k]
-                            break
-                        cur[h >> 6] |= ONE << (h & 63)
-                    else:
-                        cnt[h] -= 1
-                        if cnt[h] == 0:
-                            cur[h >> 6] &= ~(ONE << (h & 63))
-                    e += 1
-                if bad_h >= 0:
-                    break
-                if m == 0:
-                    differs = False
-                    for w in range(W):
-                        if cur[w]:
-                            differs = True
-                            break
-                else:
-                    differs = memcmp(&cur[0], pool + (m - 1) * W, W * sizeof(uint64_t)) != 0
-                if differs:
-                    memcpy(pool + m * W, &cur[0], W * sizeof(uint64_t))
-                    bt[m] = times[k]
-                    border[m] = <int32_t>m
-                    m += 1
-        if bad_h >= 0:
-            PyMem_Free(bt)
-            PyMem_Free(border)
-            PyMem_Free(pool)
-            PyMem_Free(freerows)
-            return (int(bad_h), int(bad_t))
-        self._free_bitmap()
-        self.bt = bt
-        self.border = border
-        self.pool = pool
-        self.freerows = freerows
-        self.m = m
-        self.cap_m = self.cap_rows = cap
-        self.nfreerows = 0
-        for k in range(cap - 1, m - 1, -1):
-            self.freerows[self.nfreerows] = <int32_t>k
-            self.nfreerows += 1
-        return None
+        self.tab.fill(ids_a, st, en, bu, ptr, idx)
 
     # ------------------------------------------------------------ blocks and policies
     def add_block(self, bid, hosts, start=None, end=None):
@@ -931,11 +307,12 @@ cdef class Engine:
         return self._describe(hs, start, end + self.pad, start, end, end - start, g, elevated)
 
     def check_extend(self, rid, new_end, *, now, groups=None, elevated=False):
-        cdef Py_ssize_t s = self._slot[rid]
-        cdef int64_t start = self.r_start[s], end = self.r_end[s], busy = self.r_busy[s]
+        cdef ReservationTable tab = self.tab
+        cdef Py_ssize_t s = tab.slot[rid]
+        cdef int64_t start = tab.r_start[s], end = tab.r_end[s], busy = tab.r_busy[s]
         if new_end <= end:
             raise ValueError(f"the new end ({new_end}) must be after the current end ({end})")
-        hs = self._hosts_of(s)
+        hs = tab.hosts_of(s)
         g = frozenset(groups) if groups is not None else frozenset()
         new_busy = new_end + (busy - end)
         minutes = new_end - max(now, start)
@@ -976,14 +353,14 @@ cdef class Engine:
                     for j in range(k):
                         if self.b_mask[b, widx[j]] & wbits[j]:
                             return False
-            if self._sparse_hit(blo, bhi, widx, wbits, k):
+            if self.bm.sparse_hit(blo, bhi, widx, wbits, k):
                 return False
         return True
 
     def _describe(self, hs, blo, bhi, lo, hi, minutes, g, elevated):
         """Slow path: spell out what stands in the way (None if nothing does)."""
         want = set(hs)
-        busy, rids = self._busy_detail(hs, blo, bhi)
+        busy, rids = self.tab.busy_detail(hs, blo, bhi)
         blocked, bids = set(), []
         for bid, (bh, s0, e0) in self._blocks.items():
             if s0 < hi and e0 > lo and not bh.isdisjoint(want):
@@ -995,7 +372,7 @@ cdef class Engine:
                 self._windows.ensure(lo, hi)
             verdict = {}                     # q -> (denied, too long, windows hit), once per policy
             for h in hs:
-                q = self.host_q[h]
+                q = self.host_q[<Py_ssize_t>h]
                 if q == self.P:
                     continue
                 v = verdict.get(q)
@@ -1005,7 +382,7 @@ cdef class Engine:
                         not p.admits(g),
                         not elevated and p.max_time is not None and minutes > p.max_time,
                         () if elevated or not self._windows.overlapping(p.id, lo, hi)
-                        else tuple((p.id, a, b) for a, b in self._windows.instances(p.id, lo, hi)))
+                        else tuple([(p.id, a, b) for a, b in self._windows.instances(p.id, lo, hi)]))
                 if v[0]:
                     denied.append(h)
                 if v[1]:
@@ -1031,7 +408,7 @@ cdef class Engine:
         cdef unsigned char[::1] admit = self._admit(g)
         cdef uint64_t[::1] elig = self.s_a, pref = self.s_b, busy = self.s_c
         cdef uint64_t[::1] inside
-        cdef Py_ssize_t W = self.W, q, w, b, total = 0, c1 = 0
+        cdef Py_ssize_t W = self.W, q, w, b, total = 0
         cdef bint ok
         with nogil:
             memset(&elig[0], 0, W * sizeof(uint64_t))
@@ -1055,7 +432,7 @@ cdef class Engine:
             for w in range(W):
                 elig[w] &= inside[w]
         with nogil:
-            self._or_span(lo, hi + self.pad, &busy[0])
+            self.bm.or_span(lo, hi + self.pad, &busy[0])
             for b in range(self.nb):
                 if self.b_start[b] < hi and self.b_end[b] > lo:
                     for w in range(W):
@@ -1065,7 +442,7 @@ cdef class Engine:
                 total += popcount(elig[w])
         if total < need:
             return None
-        return self._choose(elig, pref, need)
+        return choose(elig, pref, need, self._runstart, self.n_hosts)
 
     cdef uint64_t[::1] _mask_of(self, hosts):
         cdef uint64_t[::1] out = np.zeros(self.W, dtype=np.uint64)
@@ -1076,51 +453,19 @@ cdef class Engine:
                 out[h >> 6] |= ONE << (h & 63)
         return out
 
-    cdef list _choose(self, uint64_t[::1] elig, uint64_t[::1] pref, Py_ssize_t need):
-        """Restricted pool first, then the run rule (twin of ``_select.choose``)."""
-        cdef Py_ssize_t W = self.W, w, c1 = 0, n = max(1, self.n_hosts)
-        cdef uint64_t[::1] chosen = np.zeros(W, dtype=np.uint64)
-        cdef uint64_t[::1] part = np.empty(W, dtype=np.uint64)
-        cdef int32_t[::1] rs = np.empty(n + 2, dtype=np.int32)
-        cdef int32_t[::1] rl = np.empty(n + 2, dtype=np.int32)
-        cdef int32_t[::1] order = np.empty(n + 2, dtype=np.int32)
-        cdef int32_t[::1] sl = np.empty(n + 2, dtype=np.int32)
-        cdef int32_t[::1] bucket = np.empty(n + 2, dtype=np.int32)
-        cdef uint64_t x
-        with nogil:
-            for w in range(W):
-                part[w] = elig[w] & pref[w]
-                c1 += popcount(part[w])
-            if c1 >= need:
-                _pick_runs(&part[0], W, &self._runstart[0], need, &chosen[0], &rs[0], &rl[0],
-                           &order[0], &sl[0], &bucket[0])
-            else:
-                for w in range(W):
-                    chosen[w] = part[w]
-                    part[w] = elig[w] & ~pref[w]
-                _pick_runs(&part[0], W, &self._runstart[0], need - c1, &chosen[0], &rs[0], &rl[0],
-                           &order[0], &sl[0], &bucket[0])
-        out = []
-        for w in range(W):
-            x = chosen[w]
-            while x:
-                out.append(w * 64 + ctz(x))
-                x &= x - 1
-        return out
-
     def max_end(self, rid, *, now, cap, groups=None, elevated=False):
-        cdef Py_ssize_t s = self._slot[rid], i, j, k, b, q
-        cdef int64_t start = self.r_start[s], end = self.r_end[s], busy = self.r_busy[s]
+        cdef ReservationTable tab = self.tab
+        cdef IntervalBitmap bm = self.bm
+        cdef Py_ssize_t s = tab.slot[rid], i, j, k, b, q
+        cdef int64_t start = tab.r_start[s], end = tab.r_end[s], busy = tab.r_busy[s]
         cdef int64_t limit = cap, padr = busy - end, base = max(now, start), t
         cdef bint elev = elevated
-        hs = self._hosts_of(s)
+        hs = tab.hosts_of(s)
         g = frozenset(groups) if groups is not None else frozenset()
         cdef unsigned char[::1] admit = self._admit(g)
         cdef int32_t[::1] arr = np.array(hs, dtype=np.int32)
         cdef int32_t[::1] widx = np.empty(len(hs), dtype=np.int32)
         cdef uint64_t[::1] wbits = np.empty(len(hs), dtype=np.uint64)
-        cdef uint64_t* row
-        cdef bint found = False
         for j in range(arr.shape[0]):
             q = self.host_q[arr[j]]
             if not admit[q]:
@@ -1129,19 +474,9 @@ cdef class Engine:
                 limit = min(limit, base + self.pol_max[q])
         with nogil:
             k = _sparse(arr, &widx[0], &wbits[0])
-            i = self._seg(busy)
-            if i < 0:
-                i = 0
-            while i < self.m and self.bt[i] < limit + padr and not found:
-                row = self.pool + self.border[i] * self.W
-                for j in range(k):
-                    if row[widx[j]] & wbits[j]:
-                        t = self.bt[i] if self.bt[i] > busy else busy
-                        if t - padr < limit:
-                            limit = t - padr
-                        found = True
-                        break
-                i += 1
+            t = bm.first_hit(busy, limit + padr, &widx[0], &wbits[0], k)   # the next reservation
+            if t - padr < limit:
+                limit = t - padr
             for b in range(self.nb):
                 if self.b_end[b] > end:
                     for j in range(k):
@@ -1171,10 +506,12 @@ cdef class Engine:
             raise ValueError(f"until ({until}) is before after ({after})")
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
+        cdef Py_ssize_t i, q
         g = frozenset(groups) if groups is not None else frozenset()
         within = None if within is None else list(within)       # read once: it may be a generator
         n = self.n_hosts
         elig_np = np.zeros(max(1, n), dtype=np.uint8)
+        named = ()
         if hosts is not None:
             named = host_tuple(hosts, n)
             elig_np[list(named)] = 1
@@ -1218,8 +555,8 @@ cdef class Engine:
         bt_a, bb_a, bd_a = _sorted_events(bt_, bb_, bd_)
         out_s = np.zeros(limit, dtype=np.int64)
         out_l = np.zeros(limit, dtype=np.int64)
-        nout = self._sweep(elig_np, need, duration, after, until, limit, wt_a, wq_a, wd_a,
-                           bt_a, bb_a, bd_a, out_s, out_l)
+        nout = self.tab.sweep(elig_np, self.host_q, self.P + 1, self.b_mask, need, <int64_t>duration + self.pad,
+                              after, until, limit, wt_a, wq_a, wd_a, bt_a, bb_a, bd_a, out_s, out_l)
         slots = []
         for i in range(nout):
             s0 = int(out_s[i])
@@ -1230,120 +567,6 @@ cdef class Engine:
                                       within=within) or ())
             slots.append(Slot(s0, int(out_l[i]), got))
         return slots
-
-    cdef Py_ssize_t _sweep(self, unsigned char[::1] elig, Py_ssize_t need, int64_t duration,
-                           int64_t after, int64_t until, Py_ssize_t limit,
-                           int64_t[::1] wt, int64_t[::1] wq, int64_t[::1] wd,
-                           int64_t[::1] bt_, int64_t[::1] bb_, int64_t[::1] bd_,
-                           int64_t[::1] out_s, int64_t[::1] out_l) except -1:
-        """The speculate sweep (twin of ``_engine_py.Engine._stretches``)."""
-        cdef Py_ssize_t n = max(1, self.n_hosts), P1 = self.P + 1, W = self.W
-        cdef int32_t[::1] cnt = np.zeros(n, dtype=np.int32)
-        cdef int32_t[::1] pcnt = np.zeros(P1, dtype=np.int32)
-        cdef int64_t[::1] nfree = np.zeros(P1, dtype=np.int64)
-        cdef int64_t D = duration + self.pad, t, nt, total = 0, ostart = 0
-        cdef Py_ssize_t i, j, s, ep, lp, wp = 0, bp = 0, nout = 0, nwe = wt.shape[0], nbe = bt_.shape[0]
-        cdef int32_t h, q
-        cdef int64_t hh
-        cdef uint64_t x
-        cdef bint opened = False, ok
-        with nogil:
-            # reservations already overlapping [after, after + D)
-            lp = self._upper_busy(after)
-            for i in range(lp, self.nres):
-                s = self.by_busy[i]
-                if self.r_start[s] < after + D:
-                    for j in range(self.r_hcnt[s]):
-                        cnt[self.hpool[self.r_hoff[s] + j]] += 1
-            for h in range(self.n_hosts):
-                if elig[h] and cnt[h] == 0:
-                    nfree[self.host_q[h]] += 1
-            for q in range(P1):
-                total += nfree[q]
-            ep = self._upper_start(after + D - 1)
-            t = after
-            while True:
-                # enters first, so that no count dips below what is really in the window
-                while ep < self.nres and self.r_start[self.by_start[ep]] - D + 1 <= t:
-                    s = self.by_start[ep]
-                    for j in range(self.r_hcnt[s]):
-                        h = self.hpool[self.r_hoff[s] + j]
-                        if elig[h]:
-                            cnt[h] += 1
-                            if cnt[h] == 1:
-                                q = self.host_q[h]
-                                nfree[q] -= 1
-                                if pcnt[q] == 0:
-                                    total -= 1
-                    ep += 1
-                while bp < nbe and bt_[bp] <= t:
-                    for i in range(W):
-                        x = self.b_mask[bb_[bp], i]
-                        while x:
-                            hh = i * 64 + ctz(x)
-                            x &= x - 1
-                            h = <int32_t>hh
-                            if not elig[h]:
-                                continue
-                            cnt[h] += <int32_t>bd_[bp]
-                            q = self.host_q[h]
-                            if bd_[bp] > 0 and cnt[h] == 1:
-                                nfree[q] -= 1
-                                if pcnt[q] == 0:
-                                    total -= 1
-                            elif bd_[bp] < 0 and cnt[h] == 0:
-                                nfree[q] += 1
-                                if pcnt[q] == 0:
-                                    total += 1
-                    bp += 1
-                while wp < nwe and wt[wp] <= t:
-                    q = <int32_t>wq[wp]
-                    pcnt[q] += <int32_t>wd[wp]
-                    if wd[wp] > 0 and pcnt[q] == 1:
-                        total -= nfree[q]
-                    elif wd[wp] < 0 and pcnt[q] == 0:
-                        total += nfree[q]
-                    wp += 1
-                while lp < self.nres and self.r_busy[self.by_busy[lp]] <= t:
-                    s = self.by_busy[lp]
-                    for j in range(self.r_hcnt[s]):
-                        h = self.hpool[self.r_hoff[s] + j]
-                        if elig[h]:
-                            cnt[h] -= 1
-                            if cnt[h] == 0:
-                                q = self.host_q[h]
-                                nfree[q] += 1
-                                if pcnt[q] == 0:
-                                    total += 1
-                    lp += 1
-                ok = total >= need
-                if ok and not opened:
-                    opened = True
-                    ostart = t
-                elif not ok and opened:
-                    out_s[nout] = ostart
-                    out_l[nout] = t - 1
-                    nout += 1
-                    opened = False
-                    if nout == limit:
-                        break
-                nt = POS_INF
-                if ep < self.nres:
-                    nt = min(nt, self.r_start[self.by_start[ep]] - D + 1)
-                if lp < self.nres:
-                    nt = min(nt, self.r_busy[self.by_busy[lp]])
-                if bp < nbe:
-                    nt = min(nt, bt_[bp])
-                if wp < nwe:
-                    nt = min(nt, wt[wp])
-                if nt > until:
-                    break
-                t = nt
-            if opened and nout < limit:
-                out_s[nout] = ostart
-                out_l[nout] = until
-                nout += 1
-        return nout
 
 
 def _sorted_events(times, keys, deltas):

@@ -1,6 +1,7 @@
 """Which free hosts a by-count request gets: Igor's contiguous-run preference, made deterministic.
 
-This is the readable statement of the rule; ``_engine_c.pyx`` has a C twin (``_pick_runs``) held to it by tests.
+This is the readable statement of the rule; ``_select_c.pyx`` has the C twins (``_pick_runs``, ``choose``),
+held to it by tests.
 
 1. Hosts the owner reaches only through a *restricted* policy (one with named access groups) are used first:
    if there are enough of them the request is served from them alone, otherwise all of them are taken and the

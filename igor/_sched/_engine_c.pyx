@@ -34,7 +34,7 @@ from ._bits cimport _sparse, popcount
 from ._select_c cimport choose
 from ._table cimport ReservationTable
 
-from ._types import Conflict, ConflictError, Policy, Slot, check_csr, check_window, host_tuple
+from ._types import Conflict, ConflictError, Policy, Slot, check_csr, check_speculate, check_window, host_tuple
 from ._windows import WindowIndex
 
 cdef int64_t NEG_INF = -(2 ** 62)
@@ -498,14 +498,7 @@ cdef class Engine:
 
     def speculate(self, duration, after, until, *, count=None, hosts=None, limit=10, groups=None,
                   elevated=False, within=None):
-        if (count is None) == (hosts is None):
-            raise ValueError("speculate needs either a count or a list of hosts")
-        if duration < 1:
-            raise ValueError(f"the duration must be at least one minute, not {duration}")
-        if until < after:
-            raise ValueError(f"until ({until}) is before after ({after})")
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, not {limit}")
+        check_speculate(duration, after, until, count, hosts, limit)
         cdef Py_ssize_t i, q
         g = frozenset(groups) if groups is not None else frozenset()
         within = None if within is None else list(within)       # read once: it may be a generator

@@ -27,6 +27,7 @@ from ._types import (
     Policy,
     Slot,
     check_csr,
+    check_speculate,
     check_window,
     host_tuple,
 )
@@ -205,14 +206,7 @@ class Engine:
         :class:`Slot` starts where the request becomes possible and ends (``latest_start``) at the last
         possible start before it stops being possible (or ``until``). At most ``limit`` slots, ascending.
         """
-        if (count is None) == (hosts is None):
-            raise ValueError("speculate needs either a count or a list of hosts")
-        if duration < 1:
-            raise ValueError(f"the duration must be at least one minute, not {duration}")
-        if until < after:
-            raise ValueError(f"until ({until}) is before after ({after})")
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, not {limit}")
+        check_speculate(duration, after, until, count, hosts, limit)
         g = _groups(groups)
         within = None if within is None else list(within)       # read once: it may be a generator
         if hosts is not None:

@@ -136,3 +136,15 @@ def check_csr(n_res: int, host_ptr: Sequence[int], n_idx: int) -> None:
     if host_ptr[0] != 0 or host_ptr[n_res] != n_idx or any(host_ptr[i + 1] <= host_ptr[i] for i in range(n_res)):
         raise ValueError("build: host_ptr must start at 0, grow by at least one host per reservation and end at "
                          "len(host_idx)")
+
+
+def check_speculate(duration: int, after: int, until: int, count: int | None, hosts: object, limit: int) -> None:
+    """Validate the arguments of ``speculate`` (both engines give the same errors)."""
+    if (count is None) == (hosts is None):
+        raise ValueError("speculate needs either a count or a list of hosts")
+    if duration < 1:
+        raise ValueError(f"the duration must be at least one minute, not {duration}")
+    if until < after:
+        raise ValueError(f"until ({until}) is before after ({after})")
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")

@@ -17,6 +17,19 @@ from ._bits cimport ctz, popcount
 cdef uint64_t ONE = 1
 
 
+cdef inline Py_ssize_t _first_at_most(const int32_t* sl, Py_ssize_t lo, Py_ssize_t hi,
+                                      Py_ssize_t x) noexcept nogil:
+    """First position in ``[lo, hi)`` of the descending ``sl`` whose value is <= ``x`` (``hi`` if none)."""
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if sl[mid] <= x:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 cdef Py_ssize_t _pick_runs(const uint64_t* avail, Py_ssize_t W, const uint64_t* runstart,
                            Py_ssize_t need, uint64_t* chosen, int32_t* rs, int32_t* rl,
                            int32_t* order, int32_t* sl, int32_t* bucket) noexcept nogil:
@@ -26,7 +39,7 @@ cdef Py_ssize_t _pick_runs(const uint64_t* avail, Py_ssize_t W, const uint64_t* 
     takes an exact run, else the head of the smallest longer run, else the longest run, as the reference does.
     Returns how many hosts were chosen.
     """
-    cdef Py_ssize_t w, R = 0, r, i, j, lo, hi, mid, p, q, taken = 0, maxlen = 0
+    cdef Py_ssize_t w, R = 0, r, i, j, p, q, taken = 0, maxlen = 0
     cdef int64_t h, prev = -2
     cdef uint64_t x
     cdef int32_t length, L
@@ -65,29 +78,13 @@ cdef Py_ssize_t _pick_runs(const uint64_t* avail, Py_ssize_t W, const uint64_t* 
         sl[i] = rl[order[i]]
     j = 0
     while need > 0 and j < R:
-        lo = j                              # p: first remaining position with length <= need
-        hi = R
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if sl[mid] <= need:
-                hi = mid
-            else:
-                lo = mid + 1
-        p = lo
+        p = _first_at_most(sl, j, R, need)  # first remaining position with length <= need
         if p < R and sl[p] == need:
             r = order[p]
             length = <int32_t>need
         elif p > j:
             L = sl[p - 1]                   # smallest length longer than need; its first (lowest) run
-            lo = j
-            hi = p - 1
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if sl[mid] <= L:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            r = order[lo]
+            r = order[_first_at_most(sl, j, p - 1, L)]
             length = <int32_t>need
         else:
             r = order[j]

@@ -23,6 +23,18 @@ from ._bits cimport _realloc, ctz
 cdef int64_t POS_INF = 2 ** 62
 
 
+cdef inline Py_ssize_t _upper(const int64_t* key, const int32_t* order, Py_ssize_t n, int64_t t) noexcept nogil:
+    """First position in ``order[:n]`` (sorted by ``key``) whose key is > t."""
+    cdef Py_ssize_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if key[order[mid]] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 cdef class ReservationTable:
     """The reservations of a cluster of ``n_hosts`` hosts, as slots in C arrays."""
 
@@ -274,25 +286,11 @@ cdef class ReservationTable:
 
     cdef Py_ssize_t upper_start(self, int64_t t) noexcept nogil:
         """First position in by_start whose start is > t."""
-        cdef Py_ssize_t lo = 0, hi = self.nres, mid
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if self.r_start[self.by_start[mid]] <= t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return _upper(self.r_start, self.by_start, self.nres, t)
 
     cdef Py_ssize_t upper_busy(self, int64_t t) noexcept nogil:
         """First position in by_busy whose busy end is > t."""
-        cdef Py_ssize_t lo = 0, hi = self.nres, mid
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if self.r_busy[self.by_busy[mid]] <= t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return _upper(self.r_busy, self.by_busy, self.nres, t)
 
     cdef tuple hosts_of(self, Py_ssize_t s):
         cdef Py_ssize_t o = self.r_hoff[s]

@@ -1,0 +1,122 @@
+"""Binding Igor's database from ``database.url``: ``init_db(url) -> Database`` with every entity mapped.
+
+SQLite (the default, WAL mode with a busy timeout so a waiting writer waits rather than fails), PostgreSQL and
+MySQL/MariaDB are supported. The schema version lives in the ``igor_meta`` table; a database written by another
+version of Igor, or a non-Igor database (an Igor v2 ``igor.db``, say), is refused with a message saying what to do,
+before anything is created in it. No module-level database exists: each caller (a server worker, a test) gets its
+own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pony.orm import Database, db_session
+
+from igor.config import db_bind_args, mask_url
+from igor.db.entities import define_entities
+from igor.errors import IgorError
+
+#: Bumped whenever the entities change incompatibly; upgrades are explicit functions in ``UPGRADES``.
+SCHEMA_VERSION = 1
+
+#: SQLite's busy timeout: how long a writer waits for another's transaction before giving up.
+SQLITE_BUSY_MS = 30_000
+
+
+class SchemaError(IgorError):
+    """The database is not one this server can use (unknown schema version, not an Igor database)."""
+
+    status = 500
+
+
+def bind_args(url: str) -> dict[str, Any]:
+    """Pony ``bind`` arguments for ``database.url`` (see :func:`igor.config.db_bind_args`)."""
+    try:
+        return db_bind_args(url)
+    except ValueError as exc:
+        raise SchemaError(f"database.url {mask_url(url)!r}: {exc}") from None
+
+
+def init_db(url: str, *, create: bool = True) -> Database:
+    """Bind a new ``Database`` to ``url``, check its schema version and map every entity.
+
+    Args:
+        url: ``database.url``.
+        create: create missing tables (and stamp the schema version) in an empty database.
+
+    Raises:
+        SchemaError: the database holds another schema version or is not an Igor database.
+    """
+    kw = bind_args(url)
+    if kw["provider"] == "sqlite" and kw["filename"] != ":memory:":
+        Path(kw["filename"]).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db = Database()
+    if kw["provider"] == "sqlite":
+        _sqlite_pragmas(db)
+    define_entities(db)
+    db.bind(**kw)
+    found = _stored_version(db)
+    if found is None:
+        if _has_foreign_tables(db):
+            raise SchemaError(f"the database at {_where(kw)} has tables but no Igor schema version: it is not an "
+                              "Igor database (an Igor v2 igor.db is imported with `igor-server import-igor2 PATH`)")
+    elif found != SCHEMA_VERSION:
+        raise SchemaError(f"the database at {_where(kw)} has Igor schema version {found}; this igor-server uses "
+                          f"version {SCHEMA_VERSION} (upgrade igor-server, or restore a backup of this version)")
+    db.generate_mapping(create_tables=create)
+    if found is None:
+        with db_session:
+            db.Meta(key="schema_version", value=str(SCHEMA_VERSION))
+            if not db.ScheduleEpoch.exists(id=1):
+                db.ScheduleEpoch(id=1, epoch=0)
+            if not db.WorkerLease.exists(id=1):
+                db.WorkerLease(id=1)
+    if kw["provider"] == "sqlite" and kw["filename"] != ":memory:":
+        os.chmod(kw["filename"], 0o640)
+    return db
+
+
+def _where(kw: Mapping[str, Any]) -> str:
+    if kw["provider"] == "sqlite":
+        return str(kw["filename"])
+    return f"{kw['provider']}://{kw.get('host', 'localhost')}/{kw.get('database') or kw.get('db')}"
+
+
+def _stored_version(db: Database) -> int | None:
+    try:
+        with db_session:
+            rows = db.select("SELECT value FROM igor_meta WHERE key = 'schema_version'")
+    except Exception:  # noqa: BLE001 - "no such table" has a different class per driver
+        return None
+    if not rows:
+        return None
+    try:
+        return int(rows[0])
+    except ValueError:
+        raise SchemaError(f"unreadable schema version {rows[0]!r} in igor_meta") from None
+
+
+def _has_foreign_tables(db: Database) -> bool:
+    try:
+        with db_session:
+            db.select("SELECT 1 FROM users")
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def _sqlite_pragmas(db: Database) -> None:
+    @db.on_connect(provider="sqlite")
+    def _pragmas(_db: Database, connection: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+
+
+__all__ = ["SCHEMA_VERSION", "SchemaError", "bind_args", "init_db"]

@@ -1,0 +1,225 @@
+"""``igor-server``: configuration → database → the API under gunicorn (and, with later issues, the callback
+server and the lifecycle worker).
+
+Commands:
+    igor-server [run] [--config PATH] [--demo] [--workers N]   serve the API
+    igor-server import-igor2 PATH [--config PATH]                migrate an Igor v2 igor.db into an empty database
+    igor-server check-config [--config PATH]                     validate the configuration and exit
+
+``--demo`` is the embedded default a newcomer starts with: it creates ``$IGOR_HOME`` (default
+``~/.igor-server``) with a config bound to loopback, a SQLite database, a simulated 64-host cluster (``sim://``
+power) and two demo users, prints how to log in, and serves.
+
+The master process prepares the database (creates tables, system accounts, the demo) once, then forks gunicorn
+workers; each worker binds its own database connection and engine after the fork.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from igor.config import Config, ConfigError, demo_clusters, dump_clusters, igor_home, load_config
+from igor.errors import IgorError
+
+log = logging.getLogger("igor.server")
+
+DEMO_USERS = (("alice", "alice@demo.igor", "Alice Demo"), ("bob", "bob@demo.igor", "Bob Demo"))
+DEMO_GROUP = "demo-team"
+
+DEMO_CONFIG = """\
+# igor-server.yaml written by `igor-server --demo`: loopback only, embedded SQLite, local auth.
+instanceName: igor-demo
+server:
+  host: 127.0.0.1
+  port: {port}
+database:
+  url: sqlite:///{home}/.database/igor.db
+"""
+
+
+def build_services(config: Config) -> Any:
+    """Bind the database and build the services (in the process that will use them)."""
+    from igor.db import init_db
+    from igor.services import Services
+
+    return Services(init_db(config.database.url), config)
+
+
+def prepare(config: Config) -> None:
+    """Once, in the master: create tables if needed and the system accounts."""
+    services = build_services(config)
+    services.bootstrap()
+    services.db.disconnect()
+
+
+def write_demo_home(home: Path, port: int) -> Path:
+    """Create ``home`` with a demo config and clusters file (kept if they exist); returns the config path."""
+    conf = home / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    cfg = conf / "igor-server.yaml"
+    if not cfg.exists():
+        cfg.write_text(DEMO_CONFIG.format(port=port, home=home))
+        cfg.chmod(0o640)
+    clusters = conf / "igor-clusters.yaml"
+    if not clusters.exists():
+        clusters.write_text(dump_clusters(demo_clusters()))
+    return cfg
+
+
+def seed_demo(config: Config) -> list[str]:
+    """Bootstrap, configure the demo cluster (hosts unblocked) and the demo users; returns lines to print."""
+    from pony.orm import db_session
+
+    from igor.config import load_clusters
+
+    services = build_services(config)
+    services.bootstrap()
+    admin = services.auth.principal_for("igor-admin")
+    assert config.clusters_file is not None
+    services.cluster.apply_spec(load_clusters(config.clusters_file), blocked=False)
+    with db_session:
+        missing = [u for u in DEMO_USERS if services.db.User.get(name=u[0]) is None]
+    for name, email, full in missing:
+        services.users.create(admin, name, email, full)
+    with db_session:
+        has_group = services.db.Group.get(name=DEMO_GROUP) is not None
+    if not has_group:
+        alice = services.auth.principal_for("alice")
+        services.groups.create(alice, DEMO_GROUP, members=["bob"], description="the demo users")
+    services.db.disconnect()
+    url = f"http://{config.server.host}:{config.server.port}"
+    pw = config.auth.default_user_password
+    return [
+        f"Igor demo: {url}  (home {config.igor_home})",
+        f"  users: alice, bob (password {pw}); admin: igor-admin (password igor-admin)",
+        f"  log in:   curl -u alice:'{pw}' {url}/igor/login",
+        f"  hosts:    curl -H 'Authorization: Bearer <token>' {url}/igor/hosts",
+    ]
+
+
+class _Gunicorn:
+    """Run the API under gunicorn with ``server.workers`` workers, the app built in each worker."""
+
+    def __init__(self, config: Config, workers: int | None = None) -> None:
+        from gunicorn.app.base import BaseApplication
+
+        outer = self
+
+        class App(BaseApplication):  # type: ignore[misc]
+            def load_config(self) -> None:
+                settings = {
+                    "bind": f"{_bind_host(config.server.host)}:{config.server.port}",
+                    "workers": workers or config.server.workers,
+                    "worker_class": "gthread",
+                    "threads": 4,
+                    "timeout": 60,
+                    "graceful_timeout": 10,
+                    "accesslog": "-" if config.log.level == "debug" else None,
+                    "errorlog": "-",
+                    "loglevel": config.log.level,
+                    "proc_name": "igor-server",
+                }
+                if config.server.tls_enabled:
+                    settings["certfile"] = str(config.server.cert_file)
+                    settings["keyfile"] = str(config.server.key_file)
+                for key, value in settings.items():
+                    if value is not None:
+                        self.cfg.set(key, value)
+
+            def load(self) -> Any:
+                return outer.wsgi()
+
+        self.config = config
+        self.app = App()
+
+    def wsgi(self) -> Any:
+        from igor.api import create_app
+
+        return create_app(build_services(self.config))
+
+    def run(self) -> None:
+        self.app.run()
+
+
+def _bind_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="igor-server", description="Igor node reservation server.")
+    p.add_argument("--config", metavar="PATH", help="igor-server.yaml (default: $IGOR_CONFIG, /etc/igor/, "
+                                                   "$IGOR_HOME/conf/)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="serve the API (the default command)")
+    for target in (p, run):
+        target.add_argument("--demo", action="store_true", help="create and serve the embedded demo "
+                            "(SQLite, simulated 64-host cluster, local auth) under $IGOR_HOME")
+        target.add_argument("--workers", type=int, metavar="N", help="gunicorn workers (default server.workers)")
+        target.add_argument("--port", type=int, metavar="PORT", help="with --demo: the port of a new demo "
+                            "config (default 8443)")
+    imp = sub.add_parser("import-igor2", help="migrate an Igor v2 igor.db (schema version 2) into an empty "
+                         "database")
+    imp.add_argument("path", metavar="PATH", help="the Igor v2 SQLite database file")
+    sub.add_parser("check-config", help="validate the configuration files and exit")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args)
+    except (ConfigError, IgorError) as exc:
+        print(f"igor-server: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command or "run"
+    config_path = args.config
+    if command == "run" and args.demo and not config_path:
+        home = igor_home()
+        config_path = str(write_demo_home(home, args.port or 8443))
+        os.environ.setdefault("IGOR_HOME", str(home))
+    config = load_config(config_path)
+    if command == "check-config":
+        _check_clusters(config)
+        print(f"igor-server: configuration {config.source} is valid")
+        return 0
+    if command == "import-igor2":
+        return _import(config, args.path)
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        raise ConfigError(f"--workers {args.workers}: must be between 1 and 64")
+    if args.demo:
+        for line in seed_demo(config):
+            print(line, flush=True)
+    else:
+        prepare(config)
+    _Gunicorn(config, args.workers).run()
+    return 0
+
+
+def _check_clusters(config: Config) -> None:
+    from igor.config import load_clusters
+
+    if config.clusters_file is not None and Path(config.clusters_file).exists():
+        load_clusters(config.clusters_file)
+
+
+def _import(config: Config, path: str) -> int:
+    from igor.importer import import_igor2
+
+    services = build_services(config)
+    report = import_igor2(path, services.ctx)
+    print(f"igor-server: imported {path}: {report}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

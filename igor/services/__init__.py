@@ -1,0 +1,69 @@
+"""Domain services, one module per aggregate; ``Services`` wires them to one database, config and clock.
+
+Services check authorization on the ``Principal`` they are given, validate before writing, run each operation
+in its own transaction, and return plain views; they never speak HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pony.orm import Database
+
+from igor.config import Config
+from igor.services.auth import AuthService
+from igor.services.cluster import ClusterService
+from igor.services.context import Clock, Principal, ServiceContext, require_elevated
+from igor.services.groups import GroupService
+from igor.services.users import UserService, ensure_system
+from igor.timefmt import utc_now
+
+
+class SettingsService:
+    """The configuration as users (``config/public``) and admins (``config``) see it."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def public(self) -> dict[str, Any]:
+        return self.ctx.config.public_settings()
+
+    def full(self, principal: Principal) -> dict[str, Any]:
+        require_elevated(principal)
+        cfg = self.ctx.config
+        return {"config": cfg.to_dict(masked=True), "configPath": cfg.source,
+                "clusterConfPath": str(cfg.clusters_file or ""), "igorHome": str(cfg.igor_home),
+                "started": self.ctx.started.isoformat(), "tftpPath": str(cfg.server.tftp_root),
+                "imageStoreDir": str(cfg.server.tftp_root / "igor_images")}
+
+
+class Services:
+    """Every service of one server process, sharing one context."""
+
+    def __init__(self, db: Database, config: Config, clock: Clock = utc_now) -> None:
+        self.ctx = ServiceContext(db, config, clock)
+        self.db = db
+        self.config = config
+        self.auth = AuthService(self.ctx)
+        self.users = UserService(self.ctx)
+        self.groups = GroupService(self.ctx)
+        self.cluster = ClusterService(self.ctx)
+        self.settings = SettingsService(self.ctx)
+
+    def bootstrap(self) -> None:
+        """Create the system accounts, groups and default policy (idempotent; run at every start)."""
+        ensure_system(self.ctx)
+
+    def health(self) -> dict[str, Any]:
+        """Liveness plus database reachability (one indexed read)."""
+        from pony.orm import db_session
+
+        try:
+            with db_session:
+                epoch = self.db.ScheduleEpoch[1].epoch
+        except Exception as exc:  # noqa: BLE001 - any database failure means "not healthy"
+            return {"ok": False, "database": f"unreachable: {type(exc).__name__}"}
+        return {"ok": True, "database": "ok", "scheduleEpoch": epoch}
+
+
+__all__ = ["Principal", "Services"]

@@ -1,0 +1,290 @@
+"""The cluster and its hosts, read side: ``cluster config|show|motd`` and ``GET /igor/hosts`` (reference §3.2).
+
+``configure`` reads ``igor-clusters.yaml`` on the server, creates the cluster and every host it does not know yet
+(existing hosts are left untouched; new hosts start blocked, as in Igor v2) and updates the display size. ``dump``
+writes the database's view back to that file, keeping the previous file as a timestamped backup.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pony.orm import db_session
+
+from igor.config import ClusterSpec, HostSpec, dump_clusters, load_clusters
+from igor.errors import BadInput, IgorError, NotFound
+from igor.nodeset import ClusterRange
+from igor.services.context import Principal, ServiceContext, require, require_elevated
+from igor.timefmt import to_minutes
+
+AVAILABLE, RESERVED, BLOCKED, ERROR, INVALID = range(5)
+STATE_NAMES = ("available", "reserved", "blocked", "error", "invalid")
+DEFAULT_POLICY = "default"
+
+
+def state_name(state: int) -> str:
+    return STATE_NAMES[state] if 0 <= state < len(STATE_NAMES) else str(state)
+
+
+class NotImplementedByIgor(IgorError):
+    status = 501
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    name: str
+    prefix: str
+    display_width: int
+    display_height: int
+    motd: str
+    motd_urgent: bool
+    hosts: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "prefix": self.prefix, "displayWidth": self.display_width,
+                "displayHeight": self.display_height, "motd": self.motd, "motdUrgent": self.motd_urgent,
+                "hosts": list(self.hosts)}
+
+
+@dataclass(frozen=True)
+class HostView:
+    name: str
+    sequence_id: int
+    hostname: str
+    eth: str
+    ip: str
+    mac: str
+    boot_mode: str
+    state: str
+    powered: str
+    cluster: str
+    policy: str
+    access_groups: tuple[str, ...]
+    restricted: bool
+    reservations: tuple[str, ...]
+    power_uri: str
+    attributes: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "sequenceID": self.sequence_id, "hostName": self.hostname, "eth": self.eth,
+                "ip": self.ip or "Unknown", "mac": self.mac, "bootMode": self.boot_mode, "state": self.state,
+                "powered": self.powered, "cluster": self.cluster, "hostPolicy": self.policy,
+                "accessGroups": list(self.access_groups), "restricted": self.restricted,
+                "reservations": list(self.reservations), "attributes": dict(self.attributes)}
+
+
+#: GET /igor/hosts filters and what they compare.
+HOST_FILTERS = ("name", "hostname", "eth", "ip", "mac", "hostPolicy", "reservation", "state", "powered")
+
+
+class ClusterService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _cluster(self):  # noqa: ANN202
+        return self.ctx.db.Cluster.select().first()
+
+    def cluster_range(self) -> ClusterRange | None:
+        """The node naming range of the cluster (prefix, lowest and highest sequence number)."""
+        with db_session:
+            cluster = self._cluster()
+            if cluster is None or not cluster.hosts:
+                return None
+            seqs = [h.sequence_id for h in cluster.hosts]
+            return ClusterRange(cluster.prefix, min(seqs), max(seqs))
+
+    def _clusters_file(self) -> Path:
+        path = self.ctx.config.clusters_file
+        if path is None:
+            raise NotFound("no igor-clusters.yaml found on the server (looked beside igor-server.yaml, in /etc/igor/ "
+                           f"and in {self.ctx.config.igor_home / 'conf'})")
+        return Path(path)
+
+    # -- cluster config ---------------------------------------------------------------------------
+
+    def configure(self, principal: Principal, spec: ClusterSpec | None = None) -> tuple[ClusterView, list[str]]:
+        """Create the cluster and its new hosts from ``igor-clusters.yaml`` (or ``spec``).
+
+        Returns the cluster and the names of the hosts created (blocked until unblocked).
+        """
+        require_elevated(principal)
+        if spec is None:
+            spec = load_clusters(self._clusters_file())
+        return self.apply_spec(spec)
+
+    @db_session
+    def apply_spec(self, spec: ClusterSpec, *, blocked: bool = True) -> tuple[ClusterView, list[str]]:
+        db = self.ctx.db
+        cluster = self._cluster()
+        if cluster is not None and cluster.name != spec.name:
+            raise NotImplementedByIgor(f"cluster '{cluster.name}' already exists: only one cluster is supported "
+                                       f"(igor-clusters.yaml names '{spec.name}')")
+        if cluster is None:
+            if db.Cluster.get(prefix=spec.prefix) is not None:
+                raise BadInput(f"prefix '{spec.prefix}' is already in use")
+            cluster = db.Cluster(name=spec.name, prefix=spec.prefix, display_width=spec.display_width,
+                                 display_height=spec.display_height, motd=spec.motd or "")
+        elif cluster.prefix != spec.prefix:
+            raise BadInput(f"cluster '{cluster.name}' has prefix '{cluster.prefix}'; igor-clusters.yaml says "
+                           f"'{spec.prefix}' (a prefix cannot change)")
+        cluster.display_width = spec.display_width
+        cluster.display_height = spec.display_height
+        created: list[str] = []
+        for host in spec.hosts:
+            if db.Host.get(name=host.name) is not None:
+                continue
+            self._check_new_host(host)
+            policy = db.HostPolicy.get(name=host.policy or DEFAULT_POLICY)
+            if policy is None:
+                raise NotFound(f"host {host.name}: the host policy '{host.policy}' does not exist")
+            state = BLOCKED if blocked else AVAILABLE
+            db.Host(name=host.name, hostname=host.hostname, sequence_id=host.seq, eth=host.eth or "", mac=host.mac,
+                    ip=host.ip or "", boot_mode=host.boot_mode, state=state, restore_state=AVAILABLE,
+                    power_uri=host.power_uri or "", attributes=dict(host.attributes), cluster=cluster, policy=policy)
+            created.append(host.name)
+        if created:
+            self.ctx.bump_epoch()
+        return self._cluster_view(cluster), created
+
+    def _check_new_host(self, host: HostSpec) -> None:
+        db = self.ctx.db
+        if db.Host.get(mac=host.mac) is not None:
+            raise BadInput(f"host {host.name}: mac {host.mac} is already used by host {db.Host.get(mac=host.mac).name}")
+        if db.Host.get(hostname=host.hostname) is not None:
+            raise BadInput(f"host {host.name}: hostname {host.hostname} is already used by another host")
+
+    def _cluster_view(self, cluster) -> ClusterView:  # noqa: ANN001
+        hosts = sorted(cluster.hosts, key=lambda h: h.sequence_id)
+        return ClusterView(name=cluster.name, prefix=cluster.prefix, display_width=cluster.display_width,
+                           display_height=cluster.display_height, motd=cluster.motd or "",
+                           motd_urgent=cluster.motd_urgent, hosts=tuple(h.name for h in hosts))
+
+    # -- cluster show / dump / motd ---------------------------------------------------------------
+
+    @db_session
+    def show(self, principal: Principal, name: str | None = None, prefix: str | None = None) -> list[ClusterView]:
+        require_elevated(principal)
+        cluster = self._cluster()
+        if cluster is None:
+            return []
+        if (name and cluster.name != name) or (prefix and cluster.prefix != prefix):
+            return []
+        return [self._cluster_view(cluster)]
+
+    @db_session
+    def spec(self) -> ClusterSpec | None:
+        """The database's cluster as a clusters-file spec (for dump and YAML output)."""
+        cluster = self._cluster()
+        if cluster is None:
+            return None
+        hosts = tuple(HostSpec(seq=h.sequence_id, name=h.name, hostname=h.hostname, mac=h.mac, ip=h.ip or "",
+                               eth=h.eth or "", policy=h.policy.name if h.policy else "", boot_mode=h.boot_mode,
+                               power_uri=h.power_uri or "", attributes=dict(h.attributes or {}))
+                      for h in sorted(cluster.hosts, key=lambda h: h.sequence_id))
+        return ClusterSpec(name=cluster.name, prefix=cluster.prefix, display_width=cluster.display_width,
+                           display_height=cluster.display_height, motd=cluster.motd or "", hosts=hosts)
+
+    def yaml(self, principal: Principal) -> str:
+        require_elevated(principal)
+        spec = self.spec()
+        if spec is None:
+            raise NotFound("no cluster has been configured yet: run 'igor cluster config'")
+        return dump_clusters(spec)
+
+    def dump(self, principal: Principal) -> tuple[str, str | None]:
+        """Write the cluster back to ``igor-clusters.yaml``; returns (path, backup path or None)."""
+        text = self.yaml(principal)
+        path = self._clusters_file() if self.ctx.config.clusters_file else self.ctx.config.igor_home / "conf" / \
+            "igor-clusters.yaml"
+        backup = None
+        if path.exists():
+            stamp = self.ctx.now().strftime("%Y%m%d-%H%M%S")
+            backup = str(path.with_name(f"{path.name}.{stamp}.bak"))
+            shutil.copy2(path, backup)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+        return str(path), backup
+
+    @db_session
+    def set_motd(self, principal: Principal, motd: str, urgent: bool) -> str:
+        require_elevated(principal)
+        cluster = self._cluster()
+        if cluster is None:
+            raise NotFound("no cluster has been configured yet: run 'igor cluster config'")
+        if len(motd) > 1024:
+            raise BadInput(f"motd is {len(motd)} characters long: at most 1024 are allowed")
+        if any(ord(c) < 32 and c not in "\t" for c in motd):
+            raise BadInput("motd may not contain control characters or line breaks")
+        cluster.motd = motd
+        cluster.motd_urgent = bool(urgent) and motd != ""
+        return "motd cleared" if not motd else "motd updated"
+
+    # -- hosts ------------------------------------------------------------------------------------
+
+    @db_session
+    def hosts(self, principal: Principal, filters: dict[str, list[str]] | None = None) -> list[HostView]:
+        """Every host (``GET /igor/hosts``), narrowed by ``filters`` (each key: any of its values matches)."""
+        require(principal, "hosts:*:view", kind="host")
+        db = self.ctx.db
+        filters = filters or {}
+        cluster = self._cluster()
+        if cluster is None:
+            return []
+        now = to_minutes(self.ctx.now())
+        hosts = list(db.Host.select().order_by(db.Host.sequence_id).prefetch(db.Host.policy))
+        current: dict[int, list[str]] = {}
+        for res in db.Reservation.select(lambda r: r.end > now).prefetch(db.Reservation.hosts):
+            for h in res.hosts:
+                current.setdefault(h.id, []).append(res.name)
+        policy_groups = {p.id: tuple(sorted(g.name for g in p.access_groups)) for p in db.HostPolicy.select()}
+        user_groups = set(principal.groups)
+        views = []
+        for h in hosts:
+            groups = policy_groups.get(h.policy.id, ()) if h.policy else ()
+            restricted = bool(groups) and "all" not in groups and not (user_groups & set(groups))
+            views.append(HostView(name=h.name, sequence_id=h.sequence_id, hostname=h.hostname, eth=h.eth or "",
+                                  ip=h.ip or "", mac=h.mac, boot_mode=h.boot_mode, state=state_name(h.state),
+                                  powered="unknown", cluster=cluster.name,
+                                  policy=h.policy.name if h.policy else "", access_groups=groups,
+                                  restricted=restricted, reservations=tuple(sorted(current.get(h.id, []))),
+                                  power_uri=h.power_uri or "", attributes=dict(h.attributes or {})))
+        return self._filter(views, filters, cluster)
+
+    def _filter(self, views: list[HostView], filters: dict[str, list[str]], cluster) -> list[HostView]:  # noqa: ANN001
+        if "name" in filters:
+            seqs = [h.sequence_id for h in views]
+            rng = ClusterRange(cluster.prefix, min(seqs), max(seqs)) if seqs else None
+            names: set[str] = set()
+            for expr in filters["name"]:
+                if rng is None:
+                    break
+                names.update(rng.expand(expr))
+            views = [h for h in views if h.name in names]
+        if "state" in filters:
+            bad = [s for s in filters["state"] if s not in STATE_NAMES]
+            if bad:
+                raise BadInput(f"invalid parameter 'state': {bad[0]!r} is not one of {', '.join(STATE_NAMES)}")
+            views = [h for h in views if h.state in filters["state"]]
+        if "powered" in filters:
+            bad = [s for s in filters["powered"] if s not in ("true", "false", "unknown")]
+            if bad:
+                raise BadInput(f"invalid parameter 'powered': {bad[0]!r} is not one of true, false, unknown")
+            views = [h for h in views if h.powered in filters["powered"]]
+        if "mac" in filters:
+            macs = {m.lower() for m in filters["mac"]}
+            views = [h for h in views if h.mac.lower() in macs]
+        for key, attr in (("hostname", "hostname"), ("eth", "eth"), ("ip", "ip"), ("hostPolicy", "policy")):
+            if key in filters:
+                wanted = set(filters[key])
+                views = [h for h in views if getattr(h, attr) in wanted]
+        if "reservation" in filters:
+            wanted = set(filters["reservation"])
+            views = [h for h in views if wanted & set(h.reservations)]
+        return views

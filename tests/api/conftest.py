@@ -1,0 +1,76 @@
+"""API test fixtures: a falcon TestClient over a fresh server, and logged-in callers."""
+
+from __future__ import annotations
+
+import base64
+
+import falcon.testing
+import pytest
+
+from igor.config import demo_clusters
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+class Api:
+    """A TestClient plus helpers to log in and call as someone."""
+
+    def __init__(self, services) -> None:
+        from igor.api import create_app
+
+        self.services = services
+        self.client = falcon.testing.TestClient(create_app(services))
+        self.tokens: dict[str, str] = {}
+
+    def login(self, user: str, password: str | None = None) -> str:
+        pw = password or ("igor-admin" if user == "igor-admin" else self.services.config.auth.default_user_password)
+        r = self.client.simulate_get("/igor/login", headers=basic(user, pw))
+        assert r.status_code == 200, r.json
+        self.tokens[user] = r.json["data"]["token"]
+        return self.tokens[user]
+
+    def call(self, method: str, path: str, as_user: str | None = None, **kw):
+        headers = dict(kw.pop("headers", {}))
+        if as_user is not None:
+            token = self.tokens.get(as_user) or self.login(as_user)
+            headers["Authorization"] = f"Bearer {token}"
+        return self.client.simulate_request(method, path, headers=headers, **kw)
+
+    def get(self, path, as_user=None, **kw):
+        return self.call("GET", path, as_user, **kw)
+
+    def post(self, path, as_user=None, **kw):
+        return self.call("POST", path, as_user, **kw)
+
+    def patch(self, path, as_user=None, **kw):
+        return self.call("PATCH", path, as_user, **kw)
+
+    def delete(self, path, as_user=None, **kw):
+        return self.call("DELETE", path, as_user, **kw)
+
+    def put(self, path, as_user=None, **kw):
+        return self.call("PUT", path, as_user, **kw)
+
+    def elevate(self, user: str) -> None:
+        r = self.patch("/igor/elevate", as_user=user)
+        assert r.status_code == 200, r.json
+
+
+@pytest.fixture
+def api(services) -> Api:
+    return Api(services)
+
+
+@pytest.fixture
+def people(api: Api) -> Api:
+    """Users alice, bob, carol, dave (dave in admins), group 'team' owned by alice with member bob,
+    and the small demo cluster (hosts unblocked)."""
+    admin = api.services.auth.principal_for("igor-admin")
+    for name in ("alice", "bob", "carol", "dave"):
+        api.services.users.create(admin, name, f"{name}@example.com", name.title())
+    api.services.groups.create(api.services.auth.principal_for("alice"), "team", members=["bob"])
+    api.services.groups.edit(admin, "admins", {"add": ["dave"]})
+    api.services.cluster.apply_spec(demo_clusters(count=16), blocked=False)
+    return api

@@ -1,0 +1,111 @@
+"""``igor-server`` as a user runs it: the demo from an empty IGOR_HOME, under gunicorn, over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None):
+    req = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def wait_up(base: str, proc: subprocess.Popen, deadline: float = 60) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"igor-server exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            status, _ = http("GET", base + "/igor/health")
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("igor-server did not come up")
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path):
+    port = free_port()
+    env = {**os.environ, "IGOR_HOME": str(tmp_path / "home"), "IGOR_BCRYPT_ROUNDS": "4"}
+    env.pop("IGOR_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "igor.server", "--demo", "--port", str(port), "--workers", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(base, proc)
+        yield base, proc, tmp_path / "home"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_demo_server_serves_login_and_the_64_demo_hosts(demo_server):
+    base, _proc, home = demo_server
+    assert (home / "conf" / "igor-server.yaml").exists()
+    assert (home / ".database" / "igor.db").exists()
+    creds = base64.b64encode(b"alice:changeMe$1").decode()
+    status, answer = http("GET", base + "/igor/login", {"Authorization": f"Basic {creds}"})
+    assert status == 200 and answer["status"] == "success"
+    token = answer["data"]["token"]
+    status, answer = http("GET", base + "/igor/hosts", {"Authorization": f"Bearer {token}"})
+    assert status == 200
+    hosts = answer["data"]["hosts"]
+    assert len(hosts) == 64
+    assert {h["state"] for h in hosts} == {"available"}
+    # the token works on every worker: several requests, all accepted
+    for _ in range(6):
+        assert http("GET", base + "/igor/users", {"Authorization": f"Bearer {token}"})[0] == 200
+    status, answer = http("GET", base + "/igor/hosts", {"Authorization": "Bearer not-a-token"})
+    assert status == 401 and answer["status"] == "fail"
+
+
+def test_demo_restart_keeps_state(tmp_path: Path):
+    """A second `--demo` start on the same home reuses config, database and users (no duplicates, no errors)."""
+    env = {**os.environ, "IGOR_HOME": str(tmp_path / "home"), "IGOR_BCRYPT_ROUNDS": "4"}
+    from igor.server import seed_demo, write_demo_home
+    from igor.config import load_config
+
+    cfg_path = write_demo_home(tmp_path / "home", free_port())
+    config = load_config(cfg_path, env=env)
+    first = seed_demo(config)
+    second = seed_demo(config)
+    assert first == second
+
+
+def test_bad_config_stops_the_server_naming_the_key(tmp_path: Path):
+    conf = tmp_path / "igor-server.yaml"
+    conf.write_text("scheduler:\n  minReserveTime: -5\nserver:\n  port: http\n")
+    env = {**os.environ, "IGOR_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "igor.server", "--config", str(conf), "check-config"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "scheduler.minReserveTime" in out.stderr and "-5" in out.stderr
+    assert "server.port" in out.stderr and "http" in out.stderr

@@ -572,8 +572,8 @@ def db_bind_args(url: str) -> dict[str, Any]:
         args: dict[str, Any] = {"provider": "postgres", "user": user, "password": password, "host": host,
                                 "port": port or 5432, "database": database}  # fmt: skip
     else:
-        args = {"provider": "mysql", "user": user, "passwd": password, "host": host, "port": port or 3306,
-                "db": database}  # fmt: skip
+        args = {"provider": "mysql", "user": user, "password": password, "host": host, "port": port or 3306,
+                "database": database}  # fmt: skip
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name in args:
             raise ValueError(f"query parameter {name!r} repeats a part of the URL")

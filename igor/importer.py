@@ -200,7 +200,7 @@ class _Source:
             src = cls(path)
             conn.row_factory = sqlite3.Row
             for table in _TABLES:
-                rows = [dict(r) for r in conn.execute(f'SELECT * FROM "{table}"')]  # noqa: S608 - fixed names
+                rows = [dict(r) for r in conn.execute(f'SELECT * FROM "{table}"')]
                 live = [r for r in rows if r.get("deleted_at") in (None, "")]
                 src.tables[table] = sorted(live, key=lambda r: r.get("id") or 0)
                 if len(live) != len(rows):
@@ -224,27 +224,26 @@ class _Source:
 class _Importer:
     """One import run: the id maps from v2 rows to new entities, the warnings, and the write steps in order."""
 
-    def __init__(self, src: _Source, ctx: ServiceContext, log: Callable[[str], None]) -> None:
+    def __init__(self, src: _Source, ctx: ServiceContext) -> None:
         self.src = src
         self.ctx = ctx
         self.db: Any = ctx.db
-        self.log = log
         self.now = ctx.now()
         self.now_min = to_minutes(self.now)
         self.counts: dict[str, int] = defaultdict(int)
         self.warnings: list[str] = []
         self.where = "checking the target database"
         self.granted: set[tuple[str, str]] = set()
-        self.users: dict[int, Any] = {}
+        self.users: dict[Any, Any] = {}
         self.private: dict[str, Any] = {}  # user name -> private group
-        self.groups: dict[int, Any] = {}
-        self.clusters: dict[int, Any] = {}
-        self.policies: dict[int, Any] = {}
-        self.hosts: dict[int, Any] = {}
-        self.images: dict[int, Any] = {}
-        self.kickstarts: dict[int, Any] = {}
-        self.distros: dict[int, Any] = {}
-        self.profiles: dict[int, Any] = {}
+        self.groups: dict[Any, Any] = {}
+        self.clusters: dict[Any, Any] = {}
+        self.policies: dict[Any, Any] = {}
+        self.hosts: dict[Any, Any] = {}
+        self.images: dict[Any, Any] = {}
+        self.kickstarts: dict[Any, Any] = {}
+        self.distros: dict[Any, Any] = {}
+        self.profiles: dict[Any, Any] = {}
         self.reservations: list[Any] = []
 
     def warn(self, text: str) -> None:
@@ -557,19 +556,19 @@ class _Importer:
             self.where = f"reservation '{name}'"
             hosts = sorted((self.hosts[h] for h in on[row["id"]]), key=lambda h: h.sequence_id)
             owner = self.users.get(row.get("owner_id"))
-            if owner is None:
-                self.warn(f"reservation '{name}': its owner (v2 user id {row.get('owner_id')}) does not exist: "
-                          f"{IGOR_ADMIN} owns it now")
-                owner = db.User.get(name=IGOR_ADMIN)
             group = self.groups.get(row.get("group_id"))
-            if group is None:
-                self.warn(f"reservation '{name}': its group (v2 id {row.get('group_id')}) does not exist: it is "
-                          f"shared with no one but its owner now")
-                group = self.private[owner.name]
             if self.ended(row):
                 ended.append(name)
                 self.finished(row, owner, group, hosts)
                 continue
+            if owner is None:
+                self.warn(f"reservation '{name}': its owner (v2 user id {row.get('owner_id')}) does not exist: "
+                          f"{IGOR_ADMIN} owns it now")
+                owner = db.User.get(name=IGOR_ADMIN)
+            if group is None:
+                self.warn(f"reservation '{name}': its group (v2 id {row.get('group_id')}) does not exist: it is "
+                          "shared with no one but its owner now")
+                group = self.private[owner.name]
             if not hosts:
                 self.warn(f"reservation '{name}' skipped: none of its hosts exist")
                 continue
@@ -580,8 +579,8 @@ class _Importer:
             res = db.Reservation(
                 name=name, description=_text(row.get("description")), owner=owner, group=group,
                 profile=self.profiles.get(row.get("profile_id")), vlan=int(row.get("vlan") or 0), start=start,
-                end=end, orig_end=orig_end, reset_end=max(reset_end, end), extend_count=int(row.get("extend_count")
-                                                                                            or 0),
+                end=end, orig_end=orig_end, reset_end=max(reset_end, end),
+                extend_count=int(row.get("extend_count") or 0),
                 installed=installed, install_error=_text(row.get("install_error"))[:1024],
                 cycle_on_start=_bool(row.get("cycle_on_start")), next_notify=_ns_to_minutes(row.get("next_notify")),
                 hash=_text(row["hash"]), created=self.created(row))
@@ -598,14 +597,15 @@ class _Importer:
             self.warn(f"skipped {len(ended)} reservation(s) that had already ended, recorded as finished in the "
                       f"history: {', '.join(sorted(ended))}")
 
-    def finished(self, row: dict[str, Any], owner: Any, group: Any, hosts: list[Any]) -> None:
+    def finished(self, row: dict[str, Any], owner: Any | None, group: Any | None, hosts: list[Any]) -> None:
         """Record an ended reservation as Igor v2's manager would have when closing it."""
-        profile = next((p for p in self.src.rows("profiles") if p["id"] == row.get("profile_id")), None)
+        profile = next((p for p in self.src.rows("profiles") if p["id"] == row.get("profile_id")), None)  # rare
         distro = self.distros.get(profile.get("distro_id")) if profile else None
         end = self.minutes(row, "end")
         self.db.HistoryRecord(
             hash=_text(row["hash"]), status="finished", name=_text(row["name"]),
-            description=_text(row.get("description")), owner=owner.name, group=group.name,
+            description=_text(row.get("description")), owner=owner.name if owner is not None else "",
+            group=group.name if group is not None else "",
             profile=_text(profile["name"]) if profile else "", distro=distro.name if distro else "",
             vlan=int(row.get("vlan") or 0), start=self.minutes(row, "start"), end=end,
             orig_end=self.minutes(row, "orig_end") if row.get("orig_end") else end,
@@ -628,18 +628,26 @@ class _Importer:
             self.counts["maintenance"] += 1
 
     def import_history(self) -> None:
+        unreadable = []
         for row in self.src.rows("history_records"):
             self.where = f"history record {row['id']} ({row.get('status')} of '{row.get('name')}')"
-            end = self.minutes(row, "end")
+            try:
+                start, end = self.minutes(row, "start"), self.minutes(row, "end")
+                orig_end = self.minutes(row, "orig_end") if row.get("orig_end") else end
+            except BadInput:  # history is a record, not state: one bad row does not stop the import
+                unreadable.append(str(row["id"]))
+                continue
             self.db.HistoryRecord(
                 hash=_text(row["hash"]), status=_text(row.get("status")), name=_text(row["name"]),
                 description=_text(row.get("description")), owner=_text(row.get("owner")),
                 group=_text(row.get("group")), profile=_text(row.get("profile")), distro=_text(row.get("distro")),
-                vlan=int(row.get("vlan") or 0), start=self.minutes(row, "start"), end=end,
-                orig_end=self.minutes(row, "orig_end") if row.get("orig_end") else end,
+                vlan=int(row.get("vlan") or 0), start=start, end=end, orig_end=orig_end,
                 extend_count=int(row.get("extend_count") or 0), hosts=_text(row.get("hosts")),
                 created=self.created(row))
             self.counts["history"] += 1
+        if unreadable:
+            self.warn(f"skipped {len(unreadable)} history record(s) with a missing or unreadable start or end: "
+                      f"v2 id(s) {', '.join(unreadable)}")
 
     def fix_host_states(self) -> None:
         """Hosts v2 left "reserved" by a reservation that is not imported (it had ended) become available."""
@@ -684,7 +692,7 @@ def import_igor2(source: str | Path, services_ctx: ServiceContext, *,
     """
     src = _Source.open(source)
     log(f"importing {src.path} (Igor v2 schema version {V2_SCHEMA_VERSION})")
-    report = _Importer(src, services_ctx, log).run()
+    report = _Importer(src, services_ctx).run()
     for kind, n in report.counts().items():
         log(f"  {kind}: {n}")
     for warning in report.warnings:

@@ -82,7 +82,8 @@ def seed_demo(config: Config) -> list[str]:
     services.bootstrap()
     admin = services.auth.principal_for("igor-admin")
     assert config.clusters_file is not None
-    services.cluster.apply_spec(load_clusters(config.clusters_file), blocked=False)
+    if services.cluster.cluster_range() is None:  # first start: the demo hosts are ready to reserve at once
+        services.cluster.apply_spec(load_clusters(config.clusters_file), blocked=False)
     with db_session:
         missing = [u for u in DEMO_USERS if services.db.User.get(name=u[0]) is None]
     for name, email, full in missing:

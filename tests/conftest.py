@@ -1,5 +1,6 @@
-"""Fixtures shared by the server-side tests: a database per test (SQLite, or PostgreSQL when
-``IGOR_TEST_DB=postgresql://…`` is set), a config rooted in a temporary ``IGOR_HOME``, and the services."""
+"""Fixtures shared by the server-side tests: a database per test (SQLite; PostgreSQL or MySQL/MariaDB when
+``IGOR_TEST_DB=postgresql://…`` or ``mysql://…`` names a server), a config rooted in a temporary ``IGOR_HOME``,
+and the services."""
 
 from __future__ import annotations
 
@@ -36,6 +37,19 @@ def _pg_drop(base_url: str, name: str) -> None:
     conn.close()
 
 
+def _mysql(base_url: str, sql: str) -> None:
+    from urllib.parse import urlsplit
+
+    import pymysql
+
+    parts = urlsplit(base_url)
+    conn = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+                           password=parts.password or "", autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL for this test."""
@@ -44,6 +58,11 @@ def db_url(tmp_path: Path) -> Iterator[str]:
         url, name = _pg_database(base)
         yield url
         _pg_drop(base, name)
+    elif base.startswith("mysql"):
+        name = f"igor_t_{uuid.uuid4().hex[:12]}"
+        _mysql(base, f"CREATE DATABASE `{name}`")
+        yield base.rsplit("/", 1)[0] + "/" + name
+        _mysql(base, f"DROP DATABASE IF EXISTS `{name}`")
     else:
         yield f"sqlite:///{tmp_path}/db/igor.db"
 

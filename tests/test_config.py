@@ -368,9 +368,9 @@ def test_log_level_case_insensitive(env: dict[str, str]) -> None:
          {"provider": "postgres", "user": "igor", "password": "", "host": "db", "port": 5432, "database": "igor",
           "sslmode": "require"}),
         ("mysql://igor:pw@db/igor",
-         {"provider": "mysql", "user": "igor", "passwd": "pw", "host": "db", "port": 3306, "db": "igor"}),
+         {"provider": "mysql", "user": "igor", "password": "pw", "host": "db", "port": 3306, "database": "igor"}),
         ("mariadb://igor:pw@db:3307/igor",
-         {"provider": "mysql", "user": "igor", "passwd": "pw", "host": "db", "port": 3307, "db": "igor"}),
+         {"provider": "mysql", "user": "igor", "password": "pw", "host": "db", "port": 3307, "database": "igor"}),
     ],
 )  # fmt: skip
 def test_database_url_parsing(env: dict[str, str], url: str, expected: dict) -> None:
@@ -566,7 +566,7 @@ def test_demo_cluster() -> None:
 
 
 def test_cluster_optional_fields_and_normalisation() -> None:
-    attributes = {"gpu": "a100", "ram_gb": 256, "fast": True, "ghz": 2.5}
+    attributes: dict[str, Any] = {"gpu": "a100", "ram_gb": 256, "fast": True, "ghz": 2.5}
     spec = parse_clusters(good_cluster(mac="52-54-00-AB-CD-EF", ip="fe80::0001", hostname="zod", eth="Et4/1/1",
                                        policy="gpu", bootMode="UEFI", powerUri="ipmi://admin:pw@bmc7:623",
                                        attributes=attributes))  # fmt: skip

@@ -32,7 +32,7 @@ class Field:
         type: ``str``, ``bool``, ``int``, ``list`` (of strings) or ``dict``.
         required: whether it must be present.
         doc: one line for the OpenAPI document.
-        repeat: (query only) may be given several times / as a comma list.
+        repeat: (query only) may be given several times (and, when ``csv``, as a comma list).
         max_len: longest string (or list) accepted.
     """
 
@@ -42,6 +42,7 @@ class Field:
     doc: str = ""
     repeat: bool = False
     max_len: int = MAX_STRING
+    csv: bool = True
 
     def schema(self) -> dict[str, Any]:
         if self.type is list or self.repeat:
@@ -129,7 +130,7 @@ def query(req: falcon.Request, fields: tuple[Field, ...]) -> dict[str, Any]:
         if any(len(v) > f.max_len for v in values):
             raise BadInput(f"invalid parameter '{key}': longer than {f.max_len} characters")
         if f.repeat:
-            out[key] = [p.strip() for v in values for p in v.split(",") if p.strip()]
+            out[key] = [p.strip() for v in values for p in (v.split(",") if f.csv else [v]) if p.strip()]
             continue
         if len(values) > 1:
             raise BadInput(f"invalid parameter '{key}': given more than once")

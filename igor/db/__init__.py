@@ -70,7 +70,7 @@ def init_db(url: str, *, create: bool = True) -> Database:
     db.generate_mapping(create_tables=create)
     if found is None:
         with db_session:
-            db.Meta(key="schema_version", value=str(SCHEMA_VERSION))
+            db.Meta(name="schema_version", value=str(SCHEMA_VERSION))
             if not db.ScheduleEpoch.exists(id=1):
                 db.ScheduleEpoch(id=1, epoch=0)
             if not db.WorkerLease.exists(id=1):
@@ -83,13 +83,13 @@ def init_db(url: str, *, create: bool = True) -> Database:
 def _where(kw: Mapping[str, Any]) -> str:
     if kw["provider"] == "sqlite":
         return str(kw["filename"])
-    return f"{kw['provider']}://{kw.get('host', 'localhost')}/{kw.get('database') or kw.get('db')}"
+    return f"{kw['provider']}://{kw.get('host', 'localhost')}/{kw.get('database')}"
 
 
 def _stored_version(db: Database) -> int | None:
     try:
         with db_session:
-            rows = db.select("SELECT value FROM igor_meta WHERE key = 'schema_version'")
+            rows = db.select("SELECT value FROM igor_meta WHERE name = 'schema_version'")
     except Exception:  # noqa: BLE001 - "no such table" has a different class per driver
         return None
     if not rows:

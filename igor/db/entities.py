@@ -24,7 +24,7 @@ def define_entities(db: Database) -> None:
         """Key/value facts about the database itself (``schema_version``)."""
 
         _table_ = "igor_meta"
-        key = PrimaryKey(str, 64)
+        name = PrimaryKey(str, 64)  # not "key": a reserved word in MySQL
         value = Required(str, 255)
 
     class User(db.Entity):  # type: ignore[name-defined]

@@ -7,6 +7,8 @@ writes the database's view back to that file, keeping the previous file as a tim
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +16,10 @@ from typing import Any
 
 from pony.orm import db_session
 
-from igor.config import ClusterSpec, HostSpec, dump_clusters, load_clusters
+from igor.config import ClusterSpec, ConfigError, HostSpec, dump_clusters, load_clusters
 from igor.errors import BadInput, IgorError, NotFound
 from igor.nodeset import ClusterRange
+from igor.rules import check_eth, check_resource_name
 from igor.services.context import Principal, ServiceContext, require, require_elevated
 from igor.timefmt import to_minutes
 
@@ -114,7 +117,10 @@ class ClusterService:
         """
         require_elevated(principal)
         if spec is None:
-            spec = load_clusters(self._clusters_file())
+            try:
+                spec = load_clusters(self._clusters_file())
+            except ConfigError as exc:  # the admin's file is the bad input here
+                raise BadInput(str(exc)) from None
         return self.apply_spec(spec)
 
     @db_session
@@ -132,11 +138,14 @@ class ClusterService:
         elif cluster.prefix != spec.prefix:
             raise BadInput(f"cluster '{cluster.name}' has prefix '{cluster.prefix}'; igor-clusters.yaml says "
                            f"'{spec.prefix}' (a prefix cannot change)")
+        resized = (cluster.display_width, cluster.display_height) != (spec.display_width, spec.display_height)
         cluster.display_width = spec.display_width
         cluster.display_height = spec.display_height
         created: list[str] = []
+        existing: list[str] = []
         for host in spec.hosts:
             if db.Host.get(name=host.name) is not None:
+                existing.append(host.name)
                 continue
             self._check_new_host(host)
             policy = db.HostPolicy.get(name=host.policy or DEFAULT_POLICY)
@@ -147,6 +156,9 @@ class ClusterService:
                     ip=host.ip or "", boot_mode=host.boot_mode, state=state, restore_state=AVAILABLE,
                     power_uri=host.power_uri or "", attributes=dict(host.attributes), cluster=cluster, policy=policy)
             created.append(host.name)
+        if existing and not created and not resized:
+            raise BadInput("on cluster update the following hosts already exist and will not be altered: "
+                           f"[{' '.join(existing)}] -- no new hosts created")
         if created:
             self.ctx.bump_epoch()
         return self._cluster_view(cluster), created
@@ -258,29 +270,26 @@ class ClusterService:
         return self._filter(views, filters, cluster)
 
     def _filter(self, views: list[HostView], filters: dict[str, list[str]], cluster) -> list[HostView]:  # noqa: ANN001
+        _check_host_filters(filters)
         if "name" in filters:
             seqs = [h.sequence_id for h in views]
-            rng = ClusterRange(cluster.prefix, min(seqs), max(seqs)) if seqs else None
             names: set[str] = set()
-            for expr in filters["name"]:
-                if rng is None:
-                    break
-                names.update(rng.expand(expr))
+            if seqs:
+                rng = ClusterRange(cluster.prefix, min(seqs), max(seqs))
+                for expr in filters["name"]:
+                    try:
+                        names.update(rng.expand(expr))
+                    except BadInput:
+                        raise BadInput(f"couldn't parse node specification [{expr}]") from None
             views = [h for h in views if h.name in names]
-        if "state" in filters:
-            bad = [s for s in filters["state"] if s not in STATE_NAMES]
-            if bad:
-                raise BadInput(f"invalid parameter 'state': {bad[0]!r} is not one of {', '.join(STATE_NAMES)}")
-            views = [h for h in views if h.state in filters["state"]]
-        if "powered" in filters:
-            bad = [s for s in filters["powered"] if s not in ("true", "false", "unknown")]
-            if bad:
-                raise BadInput(f"invalid parameter 'powered': {bad[0]!r} is not one of true, false, unknown")
-            views = [h for h in views if h.powered in filters["powered"]]
         if "mac" in filters:
-            macs = {m.lower() for m in filters["mac"]}
+            macs = {m.lower().replace("-", ":") for m in filters["mac"]}
             views = [h for h in views if h.mac.lower() in macs]
-        for key, attr in (("hostname", "hostname"), ("eth", "eth"), ("ip", "ip"), ("hostPolicy", "policy")):
+        if "ip" in filters:
+            ips = {str(ipaddress.ip_address(v)) for v in filters["ip"]}
+            views = [h for h in views if h.ip and str(ipaddress.ip_address(h.ip)) in ips]
+        for key, attr in (("hostname", "hostname"), ("eth", "eth"), ("hostPolicy", "policy"), ("state", "state"),
+                          ("powered", "powered")):
             if key in filters:
                 wanted = set(filters[key])
                 views = [h for h in views if getattr(h, attr) in wanted]
@@ -288,3 +297,29 @@ class ClusterService:
             wanted = set(filters["reservation"])
             views = [h for h in views if wanted & set(h.reservations)]
         return views
+
+
+_MAC = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
+
+
+def _check_host_filters(filters: dict[str, list[str]]) -> None:
+    """Igor v2's validation of ``GET /igor/hosts`` parameters (``validateHostParams``), with its messages."""
+    for value in filters.get("eth", []):
+        check_eth(value)
+    for key in ("hostname", "hostPolicy", "reservation"):
+        for value in filters.get(key, []):
+            check_resource_name(value, "host" if key == "hostname" else key)
+    for value in filters.get("ip", []):
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise BadInput(f"invalid parameter 'ip': must be a valid IPv4/6 string, got {value!r}") from None
+    for value in filters.get("mac", []):
+        if not _MAC.match(value):
+            raise BadInput(f"invalid parameter 'mac': must be a valid MAC address, got {value!r}")
+    for value in filters.get("state", []):
+        if value not in STATE_NAMES[:4]:
+            raise BadInput(f"host state term '{value}' not accepted")
+    for value in filters.get("powered", []):
+        if value not in ("true", "false", "unknown"):
+            raise BadInput(f"invalid parameter: 'powered={value}' does not evaluate to boolean")

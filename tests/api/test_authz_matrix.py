@@ -1,0 +1,278 @@
+"""Authorization matrix: every route of the API × every kind of caller gets Igor v2's outcome.
+
+The actors (fixture ``people``): nobody (no token); ``carol``, a plain user with no tie to alice's things; ``bob``,
+a member of alice's group ``team``; ``alice``, the owner of ``team`` (and the user herself for
+``/igor/users/alice``); ``dave``, a member of ``admins``, first not elevated and then elevated; and ``igor-admin``.
+
+Each cell runs on a fresh ``people`` fixture, so one cell's success (a deletion, an auth-reset) cannot change
+another's outcome. Expectations follow the v2 model (reference §2.3, §2.4, §6; messages §8 and per route): no token
+→ 401 except on public paths; a non-elevated ``admins`` member → 403 ``elevated access is required ...``; other
+users → 403 ``access denied`` on collection routes and ``you cannot access the <kind> '<name>'`` on named ones; a
+missing named resource → 404 ``the <kind> '<name>' does not exist`` for a caller who may not act on it, and the
+handler's own ``... not found`` for one who may.
+
+``test_cell`` asserts the status, the envelope and every refusal's message; ``test_success_message`` asserts the
+message of successful answers where v2 fixes one. The matrix must name every (method, route) in ``ROUTES``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from igor.api.app import ROUTES
+from igor.api.envelope import status_word
+
+ANON, CAROL, BOB, ALICE, DAVE, DAVE_UP, ROOT = ("anonymous", "carol", "bob", "alice", "dave", "dave-elevated",
+                                                "igor-admin")
+ACTORS = (ANON, CAROL, BOB, ALICE, DAVE, DAVE_UP, ROOT)
+USERS = (CAROL, BOB, ALICE)  # not in admins
+ELEVATED = (DAVE_UP, ROOT)
+ELEVATE_MINUTES = 10  # auth.elevateTimeout's default
+
+
+@dataclass(frozen=True)
+class Want:
+    """An expected answer: the status and, when v2 fixes it, the message (a string or a compiled pattern)."""
+
+    status: int
+    message: str | re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One request (``path`` fills in the route ``template``) and the answer each actor should get."""
+
+    method: str
+    template: str
+    outcomes: dict[str, Want]
+    path: str = ""
+    body: dict[str, Any] | None = field(default=None)
+
+    @property
+    def url(self) -> str:
+        return self.path or self.template
+
+
+NO_TOKEN = Want(401, "user authentication failed - verify token failed - no token")
+ELEVATE_FIRST = Want(403, "elevated access is required before running this command")
+DENIED = Want(403, "access denied")
+NO_BASIC = Want(400, "user authentication   failed - problem reading basic auth header")  # sic: 3 spaces
+
+
+def cannot(kind: str, name: str) -> Want:
+    return Want(403, f"you cannot access the {kind} '{name}'")
+
+
+def missing(kind: str, name: str) -> Want:
+    """The authorization layer's 404 (the caller may not act on the thing, and it does not exist)."""
+    return Want(404, f"the {kind} '{name}' does not exist")
+
+
+def public(ok: Want) -> dict[str, Want]:
+    return dict.fromkeys(ACTORS, ok)
+
+
+def any_user(ok: Want) -> dict[str, Want]:
+    return {ANON: NO_TOKEN, **dict.fromkeys(ACTORS[1:], ok)}
+
+
+def admin_only(ok: Want) -> dict[str, Want]:
+    return {ANON: NO_TOKEN, **dict.fromkeys(USERS, DENIED), DAVE: ELEVATE_FIRST, **dict.fromkeys(ELEVATED, ok)}
+
+
+def elevate(ok_dave: Want, ok_dave_up: Want, ok_root: Want) -> dict[str, Want]:
+    return {ANON: NO_TOKEN, **{u: Want(403, f"user '{u}' is not an admin") for u in USERS}, DAVE: ok_dave,
+            DAVE_UP: ok_dave_up, ROOT: ok_root}
+
+
+def named(kind: str, name: str, allowed: dict[str, Want]) -> dict[str, Want]:
+    """A named resource: ``allowed`` lists who succeeds (and how); other users are refused by name."""
+    out = {ANON: NO_TOKEN, **{u: cannot(kind, name) for u in USERS}, DAVE: ELEVATE_FIRST}
+    out.update(allowed)
+    return out
+
+
+NO_ELEVATION_NEEDED = "igor-admin does not require the elevate privilege"
+
+#: One row per (method, route) of ``ROUTES``, every actor.
+MATRIX: tuple[Row, ...] = (
+    Row("GET", "/igor/health", public(Want(200))),
+    Row("GET", "/igor/openapi.json", public(Want(200))),
+    # Login without HTTP Basic (the token-holders send their Bearer token, which is not Basic).
+    Row("GET", "/igor/login", public(NO_BASIC)),
+    Row("POST", "/igor/login", public(NO_BASIC)),
+    Row("DELETE", "/igor/login", any_user(Want(200))),  # logout: not in v2
+    Row("PATCH", "/igor/elevate", elevate(
+        Want(200, f"elevate for user 'dave' is active for next {ELEVATE_MINUTES} minutes"),
+        Want(200, f"elevate for user 'dave' is active for next {ELEVATE_MINUTES} minutes"),
+        Want(202, NO_ELEVATION_NEEDED))),
+    # v2 crashes (status 0) for igor-admin on GET/DELETE; Igor answers 200 on purpose (resources/auth.py).
+    Row("GET", "/igor/elevate", elevate(
+        Want(200, "elevate for user 'dave' has expired"),
+        Want(200, re.compile(r"elevate for user 'dave' has (10|9\.9) minutes remaining")),
+        Want(200, NO_ELEVATION_NEEDED))),
+    Row("DELETE", "/igor/elevate", elevate(
+        Want(200, "elevate for user 'dave' is canceled"), Want(200, "elevate for user 'dave' is canceled"),
+        Want(200, NO_ELEVATION_NEEDED))),
+    Row("PUT", "/igor/authreset", admin_only(Want(200, ""))),
+    Row("GET", "/igor/config/public", public(Want(200, ""))),
+    Row("GET", "/igor/config", admin_only(Want(200, ""))),
+    Row("POST", "/igor/users", admin_only(Want(201, "igor user 'zed' created")),
+        body={"name": "zed", "email": "zed@x.org"}),
+    Row("GET", "/igor/users", any_user(Want(200, ""))),
+    Row("PATCH", "/igor/users/{userName}", path="/igor/users/alice", body={"fullName": "Al"},
+        outcomes=named("user", "alice", {ALICE: Want(200, "user 'alice' updated"),
+                                         **dict.fromkeys(ELEVATED, Want(200, "user 'alice' updated"))})),
+    Row("DELETE", "/igor/users/{userName}", path="/igor/users/carol",
+        outcomes=named("user", "carol", dict.fromkeys(ELEVATED, Want(200, "user 'carol' deleted")))),
+    Row("POST", "/igor/groups", any_user(Want(201, "igor group 'newgrp' created ")),  # sic: trailing space
+        body={"name": "newgrp", "owners": ["alice"]}),
+    Row("GET", "/igor/groups", any_user(Want(200, ""))),
+    Row("PATCH", "/igor/groups/{groupName}", path="/igor/groups/team", body={"description": "x"},
+        outcomes=named("group", "team", dict.fromkeys((ALICE, *ELEVATED), Want(200, "")))),
+    Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/team",
+        outcomes=named("group", "team", dict.fromkeys((ALICE, *ELEVATED), Want(200, "")))),
+    # No igor-clusters.yaml in the test IGOR_HOME: allowed callers get the handler's 404. Its message is not
+    # asserted: v2 names the two places it looks, Igor looks in three (config.find_clusters_file).
+    Row("POST", "/igor/clusters", admin_only(Want(404))),
+    Row("GET", "/igor/clusters", admin_only(Want(200, ""))),
+    Row("PATCH", "/igor/clusters/motd", admin_only(Want(200, "")), body={"motd": "hi", "motdUrgent": False}),
+    Row("GET", "/igor/hosts", any_user(Want(200, ""))),
+)
+
+#: Further cells: names that do not exist, system and private groups, the actions only admins may take.
+EXTRA: tuple[Row, ...] = (
+    Row("PATCH", "/igor/users/{userName}", path="/igor/users/nobody", body={"fullName": "Al"}, outcomes={
+        CAROL: missing("user", "nobody"), DAVE: missing("user", "nobody"),
+        **dict.fromkeys(ELEVATED, Want(404, "user 'nobody' not found"))}),
+    Row("PATCH", "/igor/users/{userName}", path="/igor/users/alice", body={"reset": True}, outcomes={
+        ALICE: cannot("user", "alice"), CAROL: cannot("user", "alice"), DAVE: ELEVATE_FIRST,
+        **dict.fromkeys(ELEVATED, Want(200, "user 'alice' password reset"))}),
+    Row("PATCH", "/igor/users/{userName}", path="/igor/users/carol", body={"email": "c2@example.com"}, outcomes={
+        CAROL: Want(200, "user 'carol' updated"), ALICE: cannot("user", "carol"), BOB: cannot("user", "carol")}),
+    Row("PATCH", "/igor/users/{userName}", path="/igor/users/igor-admin", body={"fullName": "Root"}, outcomes={
+        CAROL: cannot("user", "igor-admin"), DAVE: ELEVATE_FIRST, ROOT: Want(200, "user 'igor-admin' updated")}),
+    Row("DELETE", "/igor/users/{userName}", path="/igor/users/nobody", outcomes={
+        CAROL: missing("user", "nobody"), DAVE: missing("user", "nobody"),
+        **dict.fromkeys(ELEVATED, Want(404, "user 'nobody' not found"))}),
+    Row("DELETE", "/igor/users/{userName}", path="/igor/users/igor-admin", outcomes={
+        CAROL: cannot("user", "igor-admin"), DAVE: ELEVATE_FIRST,
+        **dict.fromkeys(ELEVATED, Want(403, "user 'igor-admin' deletion not allowed"))}),
+    Row("DELETE", "/igor/users/{userName}", path="/igor/users/dave", outcomes={
+        DAVE: ELEVATE_FIRST,
+        DAVE_UP: Want(403, "user not allowed to delete self - do this as igor-admin or another admin")}),
+    Row("PATCH", "/igor/groups/{groupName}", path="/igor/groups/nogroup", body={"description": "x"}, outcomes={
+        CAROL: missing("group", "nogroup"), DAVE: missing("group", "nogroup"),
+        **dict.fromkeys(ELEVATED, Want(404, "group 'nogroup' not found"))}),
+    Row("PATCH", "/igor/groups/{groupName}", path="/igor/groups/u_alice", body={"description": "x"}, outcomes={
+        ALICE: missing("group", "u_alice"), CAROL: missing("group", "u_alice"), DAVE: missing("group", "u_alice"),
+        **dict.fromkeys(ELEVATED, Want(404, "group 'u_alice' not found"))}),
+    Row("PATCH", "/igor/groups/{groupName}", path="/igor/groups/all", body={"description": "x"}, outcomes={
+        CAROL: cannot("group", "all"), DAVE: ELEVATE_FIRST, DAVE_UP: Want(200, "")}),
+    Row("PATCH", "/igor/groups/{groupName}", path="/igor/groups/admins", body={"description": "x"}, outcomes={
+        CAROL: cannot("group", "admins"), DAVE: ELEVATE_FIRST, ROOT: Want(200, "")}),
+    Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/nogroup", outcomes={
+        CAROL: missing("group", "nogroup"), DAVE: missing("group", "nogroup"),
+        **dict.fromkeys(ELEVATED, Want(404, "group 'nogroup' not found"))}),
+    Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/u_alice", outcomes={
+        ALICE: missing("group", "u_alice"), DAVE: missing("group", "u_alice"),
+        **dict.fromkeys(ELEVATED, Want(403, "cannot directly delete private group 'u_alice'; delete user instead"))}),
+    Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/u_igor-admin", outcomes={
+        CAROL: missing("group", "u_igor-admin"),
+        **dict.fromkeys(ELEVATED, Want(403, "group 'u_igor-admin' deletion not allowed"))}),
+    Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/admins", outcomes={
+        CAROL: cannot("group", "admins"), DAVE: ELEVATE_FIRST,
+        **dict.fromkeys(ELEVATED, Want(403, "group 'admins' deletion not allowed"))}),
+    Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/all", outcomes={
+        BOB: cannot("group", "all"), DAVE_UP: Want(403, "group 'all' deletion not allowed")}),
+    # v2 makes igor-admin the owner of a group it creates; Igor refuses (igor-admin may not be in any group,
+    # reference §8.9) and says so in the message — followed here as a deliberate change.
+    Row("POST", "/igor/groups", body={"name": "solo"}, outcomes={
+        ROOT: Want(400, "a group needs at least one owner (igor-admin cannot own groups it creates)"),
+        DAVE: Want(201, "igor group 'solo' created ")}),
+)
+
+CELLS = [(row, actor) for row in MATRIX + EXTRA for actor in ACTORS if actor in row.outcomes]
+
+
+def _id(cell: tuple[Row, str]) -> str:
+    row, actor = cell
+    return f"{row.method} {row.url} as {actor}"
+
+
+def _routes() -> dict[tuple[str, str], Any]:
+    return {(method.upper(), path): cls.OPS[method] for path, cls in ROUTES for method in cls.OPS}
+
+
+def test_the_matrix_covers_every_route_and_every_actor():
+    rows = {(row.method, row.template) for row in MATRIX}
+    assert len(rows) == len(MATRIX), "a (method, route) appears twice in MATRIX"
+    assert rows == set(_routes()), "MATRIX must have exactly one row per (method, route) of ROUTES"
+    for row in MATRIX:
+        assert set(row.outcomes) == set(ACTORS), f"{row.method} {row.template}: every actor needs an outcome"
+    for row in EXTRA:
+        assert (row.method, row.template) in rows, f"{row.method} {row.template}: not a route"
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=lambda r: f"{r.method} {r.template}")
+def test_documented_auth_agrees_with_the_matrix(row: Row):
+    """Each operation's declared ``auth`` (which the OpenAPI document publishes) matches who gets in."""
+    op = _routes()[(row.method, row.template)]
+    anonymous = row.outcomes[ANON].status
+    if op.auth in ("none", "basic"):
+        assert anonymous != 401
+    else:
+        assert anonymous == 401
+    if op.auth == "admin":
+        assert all(row.outcomes[a].status == 403 for a in (*USERS, DAVE))
+        assert all(row.outcomes[a].status != 403 for a in ELEVATED)
+
+
+def _call(api, row: Row, actor: str):
+    if actor == DAVE_UP:
+        api.elevate("dave")
+    user = None if actor == ANON else "dave" if actor == DAVE_UP else actor
+    kwargs = {"json": row.body} if row.body is not None else {}
+    return api.call(row.method, row.url, as_user=user, **kwargs)
+
+
+def _matches(want: str | re.Pattern[str], got: str) -> bool:
+    return bool(want.fullmatch(got)) if isinstance(want, re.Pattern) else want == got
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=_id)
+def test_cell(people, cell: tuple[Row, str]):
+    row, actor = cell
+    want = row.outcomes[actor]
+    r = _call(people, row, actor)
+    body = r.json
+    if row.template == "/igor/openapi.json" and r.status_code == 200:
+        assert body["openapi"].startswith("3.") and "/igor/users" in body["paths"]
+    else:
+        assert isinstance(body, dict) and set(body) == {"status", "message", "serverTime", "data"}, body
+        assert body["status"] == status_word(r.status_code), body
+        assert isinstance(body["message"], str) and isinstance(body["data"], dict)
+        assert isinstance(body["serverTime"], str) and body["serverTime"]
+    got = (r.status_code, body.get("message") if isinstance(body, dict) else None)
+    if want.status >= 400 and want.message is not None:
+        assert _matches(want.message, got[1] or "") and got[0] == want.status, \
+            f"want {want.status} {want.message!r}, got {got[0]} {got[1]!r}"
+    else:
+        assert got[0] == want.status, f"want {want.status}, got {got[0]} {got[1]!r}"
+
+
+SUCCESS_CELLS = [(row, actor) for row, actor in CELLS
+                 if row.outcomes[actor].status < 400 and row.outcomes[actor].message is not None]
+
+
+@pytest.mark.parametrize("cell", SUCCESS_CELLS, ids=_id)
+def test_success_message(people, cell: tuple[Row, str]):
+    row, actor = cell
+    want = row.outcomes[actor]
+    r = _call(people, row, actor)
+    assert r.status_code == want.status, r.json
+    assert _matches(want.message, r.json["message"]), f"want {want.message!r}, got {r.json['message']!r}"

@@ -112,7 +112,7 @@ class _Gunicorn:
 
         outer = self
 
-        class App(BaseApplication):  # type: ignore[misc]
+        class App(BaseApplication):
             def load_config(self) -> None:
                 settings = {
                     "bind": f"{_bind_host(config.server.host)}:{config.server.port}",

@@ -90,8 +90,8 @@ def test_demo_server_serves_login_and_the_64_demo_hosts(demo_server):
 def test_demo_restart_keeps_state(tmp_path: Path):
     """A second `--demo` start on the same home reuses config, database and users (no duplicates, no errors)."""
     env = {**os.environ, "IGOR_HOME": str(tmp_path / "home"), "IGOR_BCRYPT_ROUNDS": "4"}
-    from igor.server import seed_demo, write_demo_home
     from igor.config import load_config
+    from igor.server import seed_demo, write_demo_home
 
     cfg_path = write_demo_home(tmp_path / "home", free_port())
     config = load_config(cfg_path, env=env)
@@ -109,3 +109,30 @@ def test_bad_config_stops_the_server_naming_the_key(tmp_path: Path):
     assert out.returncode == 1
     assert "scheduler.minReserveTime" in out.stderr and "-5" in out.stderr
     assert "server.port" in out.stderr and "http" in out.stderr
+
+
+def test_import_igor2_command_then_login_over_the_api(tmp_path: Path):
+    sample = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "igor2-v2-sample.db"
+    conf = tmp_path / "igor-server.yaml"
+    conf.write_text(f"database:\n  url: sqlite:///{tmp_path}/db/igor.db\n")
+    env = {**os.environ, "IGOR_HOME": str(tmp_path)}
+    cmd = [sys.executable, "-m", "igor.server", "--config", str(conf), "import-igor2", str(sample)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "imported" in out.stdout
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "not empty" in again.stderr
+
+    import falcon.testing
+
+    from igor.api import create_app
+    from igor.config import load_config
+    from igor.server import build_services
+
+    services = build_services(load_config(conf, env=env))
+    client = falcon.testing.TestClient(create_app(services))
+    creds = base64.b64encode(b"tombomb:changeMe$1").decode()
+    r = client.simulate_get("/igor/login", headers={"Authorization": f"Basic {creds}"})
+    assert r.status_code == 200, r.json
+    r = client.simulate_get("/igor/hosts", headers={"Authorization": f"Bearer {r.json['data']['token']}"})
+    assert r.status_code == 200 and len(r.json["data"]["hosts"]) > 0

@@ -41,12 +41,13 @@ ROUTES: tuple[tuple[str, type[Resource]], ...] = (
 
 def create_app(services: Services) -> falcon.App:
     """The API application for one server process."""
-    app = falcon.App(middleware=[RequestId(), ServerMode(services.config.server.mode), Authenticate(services),
-                                 RequireJson()])
+    middleware: list[Any] = [RequestId(), ServerMode(services.config.server.mode), Authenticate(services),
+                              RequireJson()]
+    app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     document = openapi_document()
     for path, cls in ROUTES:
-        resource = cls(services, document) if cls is OpenApi else cls(services)  # type: ignore[call-arg]
+        resource = OpenApi(services, document) if cls is OpenApi else cls(services)
         app.add_route(path, resource)
     app.add_error_handler(Exception, envelope.handle_unexpected)
     app.add_error_handler(falcon.HTTPError, envelope.handle_http_error)
@@ -54,7 +55,8 @@ def create_app(services: Services) -> falcon.App:
     return app
 
 
-_AUTH_DOC = {"none": [], "basic": [{"basic": []}], "user": [{"bearer": []}], "admin": [{"bearer": []}]}
+_AUTH_DOC: dict[str, list[dict[str, list[str]]]] = {
+    "none": [], "basic": [{"basic": []}], "user": [{"bearer": []}], "admin": [{"bearer": []}]}
 
 
 def _operation(path: str, method: str, op: Op) -> dict[str, Any]:

@@ -52,8 +52,10 @@ def handle_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTT
     elif code == 405 and not ex.description:
         message = f"method {req.method} is not allowed on {req.path}"
     respond(resp, code, message)
-    for key, value in (ex.headers or {}).items():
-        resp.set_header(key, value)
+    headers = ex.headers or {}
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers)
+    for key, value in pairs:
+        resp.set_header(str(key), str(value))
 
 
 def handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict) -> None:

@@ -59,7 +59,8 @@ class Authenticate:
         header = req.get_header("Authorization") or ""
         if header[:7].lower() == "bearer ":
             return header[7:].strip()
-        return req.get_cookie_values("auth_token")[0] if req.get_cookie_values("auth_token") else ""
+        cookies = req.get_cookie_values("auth_token") or []
+        return cookies[0] if cookies else ""
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object,
                          params: dict) -> None:

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pony.orm import Database, Json, LongStr, Optional, PrimaryKey, Required, Set, composite_key, composite_index
+from pony.orm import Database, Json, LongStr, Optional, PrimaryKey, Required, Set, composite_index, composite_key
 
 
 def define_entities(db: Database) -> None:
     """Declare every Igor entity on ``db`` (before ``bind``/``generate_mapping``)."""
 
-    class Meta(db.Entity):  # type: ignore[name-defined]
+    class Meta(db.Entity):
         """Key/value facts about the database itself (``schema_version``)."""
 
         _table_ = "igor_meta"
         name = PrimaryKey(str, 64)  # not "key": a reserved word in MySQL
         value = Required(str, 255)
 
-    class User(db.Entity):  # type: ignore[name-defined]
+    class User(db.Entity):
         _table_ = "users"
         name = Required(str, 32, unique=True)
         full_name = Optional(str, 64)
@@ -44,7 +44,7 @@ def define_entities(db: Database) -> None:
         profiles = Set("Profile", reverse="owner")
         kickstarts = Set("Kickstart", reverse="owner")
 
-    class Token(db.Entity):  # type: ignore[name-defined]
+    class Token(db.Entity):
         """An API token: only its SHA-256 is stored."""
 
         _table_ = "tokens"
@@ -53,7 +53,7 @@ def define_entities(db: Database) -> None:
         created = Required(datetime, default=datetime.utcnow)
         expires = Required(datetime, index=True)
 
-    class Group(db.Entity):  # type: ignore[name-defined]
+    class Group(db.Entity):
         _table_ = "groups"
         name = Required(str, 64, unique=True)
         description = Optional(str, 256)
@@ -67,7 +67,7 @@ def define_entities(db: Database) -> None:
         reservations = Set("Reservation", reverse="group")
         distros = Set("Distro", reverse="groups", table="distros_groups")
 
-    class Permission(db.Entity):  # type: ignore[name-defined]
+    class Permission(db.Entity):
         """A wildcard permission fact (``reservations:R:edit:*``) granted to a group."""
 
         _table_ = "permissions"
@@ -75,7 +75,7 @@ def define_entities(db: Database) -> None:
         fact = Required(str, 512)
         composite_key(group, fact)
 
-    class Cluster(db.Entity):  # type: ignore[name-defined]
+    class Cluster(db.Entity):
         _table_ = "clusters"
         name = Required(str, 64, unique=True)
         prefix = Required(str, 32, unique=True)
@@ -85,7 +85,7 @@ def define_entities(db: Database) -> None:
         motd_urgent = Required(bool, default=False)
         hosts = Set("Host")
 
-    class HostPolicy(db.Entity):  # type: ignore[name-defined]
+    class HostPolicy(db.Entity):
         _table_ = "host_policies"
         name = Required(str, 64, unique=True)
         max_res_time = Required(int)  # minutes
@@ -93,7 +93,7 @@ def define_entities(db: Database) -> None:
         access_groups = Set(Group, reverse="policies")
         hosts = Set("Host")
 
-    class Host(db.Entity):  # type: ignore[name-defined]
+    class Host(db.Entity):
         _table_ = "hosts"
         name = Required(str, 64, unique=True)
         hostname = Required(str, 255, unique=True)
@@ -112,7 +112,7 @@ def define_entities(db: Database) -> None:
         maintenance = Set("MaintenanceRes", table="maintenanceres_hosts")
         composite_key(cluster, sequence_id)
 
-    class DistroImage(db.Entity):  # type: ignore[name-defined]
+    class DistroImage(db.Entity):
         _table_ = "distro_images"
         image_id = Required(str, 64, unique=True)
         type = Required(str, 16)
@@ -127,14 +127,14 @@ def define_entities(db: Database) -> None:
         initrd_info = Optional(str, 255)
         distros = Set("Distro")
 
-    class Kickstart(db.Entity):  # type: ignore[name-defined]
+    class Kickstart(db.Entity):
         _table_ = "kickstarts"
         name = Required(str, 64)
         filename = Required(str, 255, unique=True)
         owner = Optional(User)
         distros = Set("Distro")
 
-    class Distro(db.Entity):  # type: ignore[name-defined]
+    class Distro(db.Entity):
         _table_ = "distros"
         name = Required(str, 64, unique=True)
         is_default = Required(bool, default=False)
@@ -148,7 +148,7 @@ def define_entities(db: Database) -> None:
         groups = Set(Group, reverse="distros")
         profiles = Set("Profile")
 
-    class Profile(db.Entity):  # type: ignore[name-defined]
+    class Profile(db.Entity):
         _table_ = "profiles"
         name = Required(str, 64)
         description = Optional(str, 256)
@@ -159,7 +159,7 @@ def define_entities(db: Database) -> None:
         reservations = Set("Reservation")
         composite_key(name, owner)
 
-    class Reservation(db.Entity):  # type: ignore[name-defined]
+    class Reservation(db.Entity):
         _table_ = "reservations"
         name = Required(str, 64, unique=True)
         description = Optional(str, 256)
@@ -181,13 +181,13 @@ def define_entities(db: Database) -> None:
         hosts = Set(Host, reverse="reservations")
         composite_index(start, reset_end)
 
-    class MaintenanceRes(db.Entity):  # type: ignore[name-defined]
+    class MaintenanceRes(db.Entity):
         _table_ = "maintenance_res"
         reservation_name = Required(str, 64)
         maintenance_end = Required(int)  # epoch minutes
         hosts = Set(Host, reverse="maintenance")
 
-    class HistoryRecord(db.Entity):  # type: ignore[name-defined]
+    class HistoryRecord(db.Entity):
         _table_ = "history_records"
         hash = Required(str, 64, index=True)
         status = Required(str, 128)
@@ -205,7 +205,7 @@ def define_entities(db: Database) -> None:
         hosts = Optional(LongStr)
         created = Required(datetime, default=datetime.utcnow, index=True)
 
-    class Event(db.Entity):  # type: ignore[name-defined]
+    class Event(db.Entity):
         """Persisted work for the lifecycle worker (installs, close-outs, emails): the outbox."""
 
         _table_ = "events"
@@ -219,14 +219,14 @@ def define_entities(db: Database) -> None:
         created = Required(datetime, default=datetime.utcnow)
         done = Optional(datetime)
 
-    class ScheduleEpoch(db.Entity):  # type: ignore[name-defined]
+    class ScheduleEpoch(db.Entity):
         """One row (id 1); bumped in the same transaction as every scheduling change."""
 
         _table_ = "schedule_epoch"
         id = PrimaryKey(int)
         epoch = Required(int, default=0)
 
-    class WorkerLease(db.Entity):  # type: ignore[name-defined]
+    class WorkerLease(db.Entity):
         """One row (id 1): which server process runs the lifecycle worker, until when."""
 
         _table_ = "worker_lease"

@@ -168,8 +168,12 @@ class UserService:
         external = self.ctx.config.auth.scheme != "local" and name != IGOR_ADMIN
         if external and keys & {"password", "reset"}:
             raise Forbidden("not allowed - igor authentication is being managed externally")
-        require(principal, perms.fact("users", name, "edit", fields), kind="user", name=name,
-                exists=user is not None)
+        permission = perms.fact("users", name, "edit", fields)
+        # v2: a caller without the permission learns "the user 'x' does not exist" (authz); one with it
+        # reaches the handler, which answers "user 'x' not found".
+        require(principal, permission, kind="user", name=name, exists=user is not None or principal.can(permission))
+        if user is None:
+            raise NotFound(f"user '{name}' not found")
         if "reset" in keys:
             if changes["reset"] is not True:
                 raise BadInput("invalid parameter 'reset': must be boolean=true to have effect")
@@ -211,11 +215,14 @@ class UserService:
     @db_session
     def delete(self, principal: Principal, name: str) -> str:
         user = self._user(name)
-        require(principal, perms.fact("users", name, "delete"), kind="user", name=name, exists=user is not None)
+        permission = perms.fact("users", name, "delete")
+        require(principal, permission, kind="user", name=name, exists=user is not None or principal.can(permission))
         if name == IGOR_ADMIN:
             raise Forbidden(f"user '{IGOR_ADMIN}' deletion not allowed")
         if name == principal.name:
             raise Forbidden("user not allowed to delete self - do this as igor-admin or another admin")
+        if user is None:
+            raise NotFound(f"user '{name}' not found")
         sole = sorted(g.name for g in user.owned_groups if not g.is_user_private and len(g.owners) == 1)
         if sole:
             raise Conflict(f"cannot delete user - remove or transfer ownership of groups in list first: "

@@ -17,6 +17,7 @@ message of successful answers where v2 fixes one. The matrix must name every (me
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,7 +202,8 @@ CELLS = [(row, actor) for row in MATRIX + EXTRA for actor in ACTORS if actor in 
 
 def _id(cell: tuple[Row, str]) -> str:
     row, actor = cell
-    return f"{row.method} {row.url} as {actor}"
+    body = f" {json.dumps(row.body, separators=(',', ':'))}" if row.body is not None else ""
+    return f"{row.method} {row.url}{body} as {actor}"
 
 
 def _routes() -> dict[tuple[str, str], Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 import falcon.testing
 
-from igor.api import ROUTES, create_app, openapi_document
+from igor.api import ROUTES, openapi_document
 from igor.db import init_db
 from igor.services import Services
 from tests.api.conftest import Api

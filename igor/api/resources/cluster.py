@@ -54,7 +54,8 @@ class Motd(Resource):
 
 class Hosts(Resource):
     OPS = {"get": Op("Show hosts, filtered by any of the parameters (each may repeat or be a comma list)",
-                     data=("hosts",), query=tuple(Field(name, repeat=True, csv=name != "name") for name in HOST_FILTERS))}
+                     data=("hosts",),
+                     query=tuple(Field(name, repeat=True, csv=name != "name") for name in HOST_FILTERS))}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = self.query(req, "get")

@@ -14,6 +14,9 @@ from igor.timefmt import format_server_time, utc_now
 
 log = logging.getLogger("igor.api")
 
+#: Igor v2's message for a search that found nothing.
+NO_RESULTS = "search returned no results"
+
 
 def status_word(code: int) -> str:
     if code >= 500:

@@ -86,4 +86,4 @@ class RequireJson:
             return  # an empty body: the resource says "requested operation had no parameters"
         ctype = (req.content_type or "").split(";")[0].strip().lower()
         if ctype != "application/json":
-            raise IgorError(f"unsupported content type '{ctype or 'none'}': send application/json", status=415)
+            raise IgorError(f"need content-type 'application/json', but got '{req.content_type or ''}'", status=415)

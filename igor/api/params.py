@@ -123,21 +123,21 @@ def query(req: falcon.Request, fields: tuple[Field, ...]) -> dict[str, Any]:
     known = {f.name: f for f in fields}
     out: dict[str, Any] = {}
     for key, raw in req.params.items():
-        if key not in known:
-            raise BadInput(f"unknown parameter '{key}' received: {_short(raw)}")
-        f = known[key]
         values = raw if isinstance(raw, list) else [raw]
+        if key not in known:  # Go prints the []string of values
+            raise BadInput(f"unknown parameter '{key}' received: [{_short(' '.join(values))}]")
+        f = known[key]
         if any(len(v) > f.max_len for v in values):
             raise BadInput(f"invalid parameter '{key}': longer than {f.max_len} characters")
         if f.repeat:
             out[key] = [p.strip() for v in values for p in (v.split(",") if f.csv else [v]) if p.strip()]
             continue
         if len(values) > 1:
-            raise BadInput(f"invalid parameter '{key}': given more than once")
+            raise BadInput(f"invalid parameter: '{key}' cannot have multiple values")
         value = values[0]
         if f.type is bool:
             if value.lower() not in ("true", "false", "1", "0"):
-                raise BadInput(f"invalid parameter '{key}': must be a boolean, got {_short(value)}")
+                raise BadInput(f"invalid parameter: '{key}={_short(value)}' does not evaluate to boolean")
             out[key] = value.lower() in ("true", "1")
         elif f.type is int:
             try:

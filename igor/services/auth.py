@@ -16,7 +16,16 @@ from pony.orm import commit, db_session, select
 
 from igor.errors import BadInput, Forbidden, IgorError
 from igor.rules import verify_password
-from igor.services.context import ADMINS_GROUP, IGOR_ADMIN, Principal, ServiceContext, aware, naive, require_elevated
+from igor.services.context import (
+    ADMINS_GROUP,
+    IGOR_ADMIN,
+    Principal,
+    ServiceContext,
+    aware,
+    find,
+    naive,
+    require_elevated,
+)
 
 
 class Unauthorized(IgorError):
@@ -61,7 +70,7 @@ class AuthService:
         password = password.strip()
         if not name or not password:
             raise BadInput("user authentication failed - username or password are blank")
-        user = self.ctx.db.User.get(name=name)
+        user = find(self.ctx.db.User, name=name)
         if user is None:
             raise Unauthorized(f"user '{username.strip()}' not found")
         user.elevated_until = None  # any login attempt cancels elevation, as in Igor v2
@@ -85,7 +94,7 @@ class AuthService:
         now = self.ctx.now()
         if not token:
             raise Unauthorized("user authentication failed - verify token failed - no token")
-        row = db.Token.get(digest=token_digest(token))
+        row = find(db.Token, digest=token_digest(token))
         if row is None or aware(row.expires) <= now:  # type: ignore[operator]
             raise Unauthorized("user authentication failed - verify token failed - expired or invalid token")
         return self._principal(row.user, now)
@@ -93,7 +102,7 @@ class AuthService:
     @db_session
     def principal_for(self, username: str) -> Principal:
         """The principal of a user by name (for trusted callers: the CLI on the server host, tests)."""
-        user = self.ctx.db.User.get(name=username)
+        user = find(self.ctx.db.User, name=username)
         if user is None:
             raise Unauthorized(f"unknown user '{username}'")
         return self._principal(user, self.ctx.now())
@@ -108,7 +117,7 @@ class AuthService:
     @db_session
     def logout(self, token: str) -> None:
         """Revoke one token (a no-op for an unknown one)."""
-        row = self.ctx.db.Token.get(digest=token_digest(token))
+        row = find(self.ctx.db.Token, digest=token_digest(token))
         if row is not None:
             row.delete()
 
@@ -132,7 +141,7 @@ class AuthService:
             raise NoElevationNeeded(f"{IGOR_ADMIN} does not require the elevate privilege")
         if not principal.admin_member:
             raise Forbidden(f"user '{principal.name}' is not an admin")
-        return self.ctx.db.User.get(name=principal.name)
+        return find(self.ctx.db.User, name=principal.name)
 
     @db_session
     def elevate(self, principal: Principal) -> str:

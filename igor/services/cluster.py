@@ -20,7 +20,7 @@ from igor.config import ClusterSpec, ConfigError, HostSpec, dump_clusters, load_
 from igor.errors import BadInput, IgorError, NotFound
 from igor.nodeset import ClusterRange
 from igor.rules import check_eth, check_resource_name
-from igor.services.context import Principal, ServiceContext, require, require_elevated
+from igor.services.context import Principal, ServiceContext, find, require, require_elevated
 from igor.timefmt import to_minutes
 
 AVAILABLE, RESERVED, BLOCKED, ERROR, INVALID = range(5)
@@ -131,7 +131,7 @@ class ClusterService:
             raise NotImplementedByIgor(f"cluster '{cluster.name}' already exists: only one cluster is supported "
                                        f"(igor-clusters.yaml names '{spec.name}')")
         if cluster is None:
-            if db.Cluster.get(prefix=spec.prefix) is not None:
+            if find(db.Cluster, prefix=spec.prefix) is not None:
                 raise BadInput(f"prefix '{spec.prefix}' is already in use")
             cluster = db.Cluster(name=spec.name, prefix=spec.prefix, display_width=spec.display_width,
                                  display_height=spec.display_height, motd=spec.motd or "")
@@ -144,11 +144,11 @@ class ClusterService:
         created: list[str] = []
         existing: list[str] = []
         for host in spec.hosts:
-            if db.Host.get(name=host.name) is not None:
+            if find(db.Host, name=host.name) is not None:
                 existing.append(host.name)
                 continue
             self._check_new_host(host)
-            policy = db.HostPolicy.get(name=host.policy or DEFAULT_POLICY)
+            policy = find(db.HostPolicy, name=host.policy or DEFAULT_POLICY)
             if policy is None:
                 raise NotFound(f"host {host.name}: the host policy '{host.policy}' does not exist")
             state = BLOCKED if blocked else AVAILABLE
@@ -165,9 +165,10 @@ class ClusterService:
 
     def _check_new_host(self, host: HostSpec) -> None:
         db = self.ctx.db
-        if db.Host.get(mac=host.mac) is not None:
-            raise BadInput(f"host {host.name}: mac {host.mac} is already used by host {db.Host.get(mac=host.mac).name}")
-        if db.Host.get(hostname=host.hostname) is not None:
+        same_mac = find(db.Host, mac=host.mac)
+        if same_mac is not None:
+            raise BadInput(f"host {host.name}: mac {host.mac} is already used by host {same_mac.name}")
+        if find(db.Host, hostname=host.hostname) is not None:
             raise BadInput(f"host {host.name}: hostname {host.hostname} is already used by another host")
 
     def _cluster_view(self, cluster) -> ClusterView:  # noqa: ANN001
@@ -236,7 +237,7 @@ class ClusterService:
             raise BadInput("motd may not contain control characters or line breaks")
         cluster.motd = motd
         cluster.motd_urgent = bool(urgent) and motd != ""
-        return "motd cleared" if not motd else "motd updated"
+        return ""  # Igor v2 answers a motd change with an empty message
 
     # -- hosts ------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from pony.orm import Database
 
@@ -90,6 +91,15 @@ class ServiceContext:
         row.epoch += 1
 
 
+def find(entity: Any, **key: Any) -> Any:
+    """``entity.get(**key)``, or None when a key value cannot even be stored in its column (too long, wrong
+    type): such a name names nothing, so it is "not found", never a crash."""
+    try:
+        return entity.get(**key)
+    except (ValueError, TypeError):
+        return None
+
+
 def require(principal: Principal, permission: str, *, kind: str, name: str | None = None,
             exists: bool = True) -> None:
     """Raise unless ``principal`` holds ``permission`` — with Igor v2's denial messages.
@@ -101,12 +111,13 @@ def require(principal: Principal, permission: str, *, kind: str, name: str | Non
         exists: whether that resource exists (a missing one is a 404 rather than a 403).
 
     Raises:
-        NotFound: the named resource does not exist.
+        NotFound: the named resource does not exist (``the user 'x' does not exist`` from the authorization
+            check, or ``user 'x' not found`` for a caller who would be allowed, as in Igor v2).
         Forbidden: it exists but the caller may not do this.
     """
     if principal.can(permission):
-        if not exists and name is not None:
-            raise NotFound(f"the {kind} '{name}' does not exist")
+        if not exists and name is not None:  # a caller who may act on it is told plainly (v2's handler message)
+            raise NotFound(f"{kind} '{name}' not found")
         return
     if not exists and name is not None:
         raise NotFound(f"the {kind} '{name}' does not exist")

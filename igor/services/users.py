@@ -24,6 +24,7 @@ from igor.services.context import (
     Principal,
     ServiceContext,
     aware,
+    find,
     naive,
     require,
     require_elevated,
@@ -51,27 +52,27 @@ def ensure_system(ctx: ServiceContext) -> None:
     """Create what every installation has, once: igor-admin, groups ``all`` and ``admins`` with their grants."""
     with db_session:
         db = ctx.db
-        admin = db.User.get(name=IGOR_ADMIN)
+        admin = find(db.User, name=IGOR_ADMIN)
         if admin is None:
             admin = db.User(name=IGOR_ADMIN, full_name="Igor Admin", pass_hash=hash_password(IGOR_ADMIN_PASSWORD),
                             created=naive(ctx.now()))
         for gname, facts, desc in ((ALL_GROUP, perms.ALL_GROUP_FACTS, "all users"),
                                    (ADMINS_GROUP, perms.ADMINS_GROUP_FACTS, "Igor administrators")):
-            group = db.Group.get(name=gname)
+            group = find(db.Group, name=gname)
             if group is None:
                 group = db.Group(name=gname, description=desc, created=naive(ctx.now()))
                 group.owners.add(admin)
             for fact in facts:
                 if not db.Permission.exists(group=group, fact=fact):
                     db.Permission(group=group, fact=fact)
-        db.Group.get(name=ADMINS_GROUP).members.add(admin)
-        policy = db.HostPolicy.get(name="default")
+        find(db.Group, name=ADMINS_GROUP).members.add(admin)
+        policy = find(db.HostPolicy, name="default")
         if policy is None:
             db.HostPolicy(name="default", max_res_time=ctx.config.scheduler.max_reserve_time)
         elif policy.max_res_time != ctx.config.scheduler.max_reserve_time:
             policy.max_res_time = ctx.config.scheduler.max_reserve_time  # tracks scheduler.maxReserveTime
             ctx.bump_epoch()
-        if db.Group.get(name=PRIVATE_PREFIX + IGOR_ADMIN) is None:
+        if find(db.Group, name=PRIVATE_PREFIX + IGOR_ADMIN) is None:
             _private_group(ctx, admin, admin)
 
 
@@ -87,7 +88,7 @@ def _private_group(ctx: ServiceContext, user, admin):  # noqa: ANN001, ANN202 - 
 
 def private_group(ctx: ServiceContext, user):  # noqa: ANN001, ANN201
     """A user's private group entity."""
-    return ctx.db.Group.get(name=PRIVATE_PREFIX + user.name)
+    return find(ctx.db.Group, name=PRIVATE_PREFIX + user.name)
 
 
 class UserService:
@@ -97,7 +98,7 @@ class UserService:
         self.ctx = ctx
 
     def _user(self, name: str):  # noqa: ANN202
-        return self.ctx.db.User.get(name=name)
+        return find(self.ctx.db.User, name=name)
 
     # -- create -----------------------------------------------------------------------------------
 
@@ -110,15 +111,15 @@ class UserService:
         email = check_email(email.strip().lower())
         full_name = check_full_name(full_name.strip())
         db = self.ctx.db
-        if self._user(name) is not None or db.Group.get(name=PRIVATE_PREFIX + name) is not None:
+        if self._user(name) is not None or find(db.Group, name=PRIVATE_PREFIX + name) is not None:
             raise Conflict(f"user '{name}' already exists")
-        if db.User.get(email=email) is not None:
-            raise Conflict(f"email '{email}' already used by '{db.User.get(email=email).name}'")
+        if find(db.User, email=email) is not None:
+            raise Conflict(f"email '{email}' already used by '{find(db.User, email=email).name}'")
         user = db.User(name=name, email=email, full_name=full_name, created=naive(self.ctx.now()),
                        pass_hash=hash_password(self.ctx.config.auth.default_user_password)
                        if self.ctx.config.auth.scheme == "local" else "")
         _private_group(self.ctx, user, self._user(IGOR_ADMIN))
-        db.Group.get(name=ALL_GROUP).members.add(user)
+        find(db.Group, name=ALL_GROUP).members.add(user)
         queue_email(self.ctx, "user-created", [email], user=name,
                     password=self.ctx.config.auth.default_user_password
                     if self.ctx.config.auth.scheme == "local" else None)
@@ -182,7 +183,7 @@ class UserService:
             return self._password(principal, user, changes["oldPassword"], changes["password"])
         if "email" in changes:
             email = check_email(str(changes["email"]).strip().lower())
-            other = self.ctx.db.User.get(email=email)
+            other = find(self.ctx.db.User, email=email)
             if other is not None and other is not user:
                 raise Conflict(f"email '{email}' already used by '{other.name}'")
             user.email = email

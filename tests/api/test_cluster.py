@@ -176,7 +176,7 @@ def test_hosts_bad_filters_are_refused(people):
         "ip=10.0.0": "invalid parameter 'ip'",
         "mac=zz": "invalid parameter 'mac'",
         "powered=maybe": "invalid parameter: 'powered=maybe' does not evaluate to boolean",
-        "colour=red": "unknown parameter 'colour' received: red",
+        "colour=red": "unknown parameter 'colour' received: [red]",
         "eth=1": "'1' is not a legal eth",
     }
     for query, message in cases.items():

@@ -42,6 +42,11 @@ def refused(api, method: str, path: str, status: int, message: str, as_user: str
 
 
 def ok(r, status: int, message: str) -> Any:
+    data = r.json["data"]
+    if r.json.get("message") == "search returned no results" and message == "":
+        # Igor v2 says so whenever a search (GET of users, groups, hosts) finds nothing
+        assert isinstance(data, dict) and not any(data.values()), r.json
+        message = "search returned no results"
     assert (r.status_code, r.json["message"]) == (status, message), r.json
     assert r.json["status"] == "success"
     return r.json["data"]
@@ -194,7 +199,7 @@ def test_show_users_name_filter(people):
 
 
 def test_show_users_bad_query(people):
-    refused(people, "GET", "/igor/users", 400, "unknown parameter 'x' received: 1", as_user="alice",
+    refused(people, "GET", "/igor/users", 400, "unknown parameter 'x' received: [1]", as_user="alice",
             params={"x": "1"})
     refused(people, "GET", "/igor/users", 400, "invalid parameter 'name': longer than 4096 characters",
             as_user="alice", params={"name": "a" * 5000})
@@ -395,7 +400,7 @@ def test_delete_user(people):
 
 
 def test_delete_co_owner(people):
-    ok(people.patch("/igor/groups/team", as_user="alice", json={"addOwners": ["carol"]}), 200, "group 'team' updated")
+    ok(people.patch("/igor/groups/team", as_user="alice", json={"addOwners": ["carol"]}), 200, "")
     ok(people.delete("/igor/users/carol", as_user="igor-admin"), 200, "user 'carol' deleted")
     with db_session:
         team = people.services.db.Group.get(name="team")
@@ -416,9 +421,9 @@ def test_delete_refusals_in_order(people):
     refused(people, "DELETE", "/igor/users/zed", 404, "user 'zed' not found", as_user="dave")
     refused(people, "DELETE", "/igor/users/alice", 409,
             "cannot delete user - remove or transfer ownership of groups in list first: [team]", as_user="dave")
-    ok(people.post("/igor/groups", as_user="alice", json={"name": "alpha"}), 201, "igor group 'alpha' created")
+    ok(people.post("/igor/groups", as_user="alice", json={"name": "alpha"}), 201, "igor group 'alpha' created ")
     ok(people.post("/igor/groups", as_user="alice", json={"name": "shared", "owners": ["bob"]}), 201,
-       "igor group 'shared' created")
+       "igor group 'shared' created ")
     refused(people, "DELETE", "/igor/users/alice", 409,
             "cannot delete user - remove or transfer ownership of groups in list first: [alpha team]", as_user="dave")
 
@@ -489,3 +494,14 @@ def test_edit_bad_bodies(people):
             json={"oldPassword": "a" * 5000, "password": "N3w$pass"})
     refused(people, *patch, 400, "invalid parameter 'password': longer than 64 characters", as_user="alice",
             json={"oldPassword": DEFAULT_PW, "password": "a" * 5000})
+
+
+def test_overlong_names_in_paths_and_queries_name_nothing(people):
+    long = "a" * 300
+    refused(people, "PATCH", f"/igor/users/{long}", 404, f"the user '{long}' does not exist", as_user="alice",
+            json={"fullName": "X"})
+    refused(people, "DELETE", f"/igor/users/{long}", 404, f"the user '{long}' does not exist", as_user="alice")
+    people.elevate("dave")
+    refused(people, "DELETE", f"/igor/users/{long}", 404, f"user '{long}' not found", as_user="dave")
+    users = ok(people.get("/igor/users", as_user="alice", params={"name": long}), 200, "")["users"]
+    assert users == []

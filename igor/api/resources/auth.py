@@ -42,7 +42,7 @@ class Login(Resource):
         resp.set_cookie("auth_token", result.token, http_only=True, secure=req.scheme == "https",
                         same_site="Strict", path="/igor",
                         max_age=int(self.services.config.auth.token_duration * 3600))
-        respond(resp, 200, f"user '{result.user}' logged in",
+        respond(resp, 200, "",
                 {"token": result.token, "user": result.user, "expires": result.expires.isoformat()})
 
     on_post = on_get
@@ -86,4 +86,4 @@ class AuthReset(Resource):
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         result = self.services.auth.auth_reset(self.principal(req))
-        respond(resp, 200, "all authentication tokens revoked", {"result": result})
+        respond(resp, 200, "", {"result": result})

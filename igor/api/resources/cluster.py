@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from igor.api.envelope import respond
+from igor.api.envelope import NO_RESULTS, respond
 from igor.api.params import Field
 from igor.api.resources import Op, Resource
 from igor.errors import BadInput
@@ -60,4 +60,4 @@ class Hosts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = self.query(req, "get")
         views = self.services.cluster.hosts(self.principal(req), q)
-        respond(resp, 200, "", {"hosts": [v.to_json() for v in views]})
+        respond(resp, 200, "" if views else NO_RESULTS, {"hosts": [v.to_json() for v in views]})

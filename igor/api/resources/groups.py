@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from igor.api.envelope import respond
+from igor.api.envelope import NO_RESULTS, respond
 from igor.api.params import Field
 from igor.api.resources import Op, Resource
 from igor.errors import BadInput
@@ -28,13 +28,14 @@ class GroupCollection(Resource):
                            "which is not enabled on this server")
         view = self.services.groups.create(self.principal(req), data["name"], data.get("owners"),
                                            data.get("members"), data.get("description", ""))
-        respond(resp, 201, f"igor group '{view.name}' created", {"group": [view.to_json()]})
+        respond(resp, 201, f"igor group '{view.name}' created ", {"group": [view.to_json()]})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = self.query(req, "get")
         split = self.services.groups.show(self.principal(req), q.get("name"), q.get("owner"),
                                           q.get("showMembers", False))
-        respond(resp, 200, "", {k: [v.to_json() for v in vs] for k, vs in split.items()})
+        data = {k: [v.to_json() for v in vs] for k, vs in split.items()}
+        respond(resp, 200, "" if any(data.values()) else NO_RESULTS, data)
 
 
 class GroupItem(Resource):

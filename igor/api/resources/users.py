@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from igor.api.envelope import respond
+from igor.api.envelope import NO_RESULTS, respond
 from igor.api.params import Field
 from igor.api.resources import Op, Resource
 
@@ -27,7 +27,7 @@ class UserCollection(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = self.query(req, "get")
         views = self.services.users.show(self.principal(req), q.get("name"))
-        respond(resp, 200, "", {"users": [v.to_json() for v in views]})
+        respond(resp, 200, "" if views else NO_RESULTS, {"users": [v.to_json() for v in views]})
 
 
 class UserItem(Resource):

@@ -91,9 +91,9 @@ def _operation(path: str, method: str, op: Op) -> dict[str, Any]:
         "4XX": {"description": "refused: the message says why",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}},
     }
-    if path == "/igor/health":
-        out["responses"]["503"] = {"description": "database unreachable",
-                                   "content": {"application/json": {"schema": _envelope_schema(data_schema)}}}
+    for code, description in op.also.items():
+        out["responses"][str(code)] = {"description": description,
+                                       "content": {"application/json": {"schema": _envelope_schema(data_schema)}}}
     return out
 
 

@@ -79,6 +79,8 @@ class AuthService:
             raise Unauthorized("local login failed - incorrect password")
         token = secrets.token_urlsafe(32)
         now = self.ctx.now()
+        stale = naive(now)
+        self.ctx.db.Token.select(lambda t: t.expires <= stale).delete(bulk=True)  # expired ones, anyone's
         expires = now + timedelta(hours=self.ctx.config.auth.token_duration)
         self.ctx.db.Token(digest=token_digest(token), user=user, created=naive(now), expires=naive(expires))
         return LoginResult(token=token, user=user.name, expires=expires)

@@ -25,6 +25,7 @@ class Op:
         body: accepted JSON body keys.
         ok: the success status code.
         data: the keys of ``data`` in a successful answer (for the document).
+        also: other answers it gives besides ``ok`` and 4xx (code → description), for the document.
     """
 
     summary: str
@@ -33,8 +34,7 @@ class Op:
     body: tuple[Field, ...] = ()
     ok: int = 200
     data: tuple[str, ...] = ()
-    content: str = "application/json"
-    extra: dict[str, Any] = field(default_factory=dict)
+    also: dict[int, str] = field(default_factory=dict)
 
 
 class Resource:

@@ -59,7 +59,8 @@ class Login(Resource):
 
 class Elevate(Resource):
     OPS = {
-        "patch": Op("Elevate to admin rights for auth.elevateTimeout minutes (members of admins)"),
+        "patch": Op("Elevate to admin rights for auth.elevateTimeout minutes (members of admins)",
+                    also={202: "igor-admin: always elevated, nothing to do"}),
         "get": Op("How long the caller's elevation has left"),
         "delete": Op("Cancel the caller's elevation"),
     }

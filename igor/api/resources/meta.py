@@ -12,7 +12,7 @@ from igor.api.resources import Op, Resource
 
 class Health(Resource):
     OPS = {"get": Op("Liveness and database reachability (no auth)", auth="none",
-                     data=("ok", "database", "scheduleEpoch"))}
+                     data=("ok", "database", "scheduleEpoch"), also={503: "database unreachable"})}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self.query(req, "get")

@@ -10,7 +10,7 @@ import falcon
 
 from igor import __version__
 from igor.api import envelope
-from igor.api.middleware import Authenticate, RequestId, RequireJson, ServerMode
+from igor.api.middleware import Authenticate, CheckQuery, RequestId, RequireJson, ServerMode
 from igor.api.resources import Op, Resource
 from igor.api.resources.auth import AuthReset, Elevate, Login
 from igor.api.resources.cluster import Clusters, Hosts, Motd
@@ -42,7 +42,7 @@ ROUTES: tuple[tuple[str, type[Resource]], ...] = (
 def create_app(services: Services) -> falcon.App:
     """The API application for one server process."""
     middleware: list[Any] = [RequestId(), ServerMode(services.config.server.mode), Authenticate(services),
-                              RequireJson()]
+                              RequireJson(), CheckQuery()]
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     document = openapi_document()

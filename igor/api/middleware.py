@@ -12,7 +12,7 @@ import secrets
 
 import falcon
 
-from igor.errors import Forbidden, IgorError
+from igor.errors import BadInput, Forbidden, IgorError
 from igor.services import Services
 from igor.services.auth import Unauthorized
 
@@ -73,6 +73,22 @@ class Authenticate:
             if (req.user_agent or "").startswith("IgorCLI"):
                 raise falcon.HTTPTemporaryRedirect("/igor/login") from None
             raise
+
+
+class CheckQuery:
+    """Refuse query parameters an operation does not declare, on every method (not only on GETs)."""
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object,
+                         params: dict) -> None:
+        ops = getattr(resource, "OPS", None)
+        op = ops.get(req.method.lower()) if ops else None
+        if op is None or not req.params:
+            return
+        known = {f.name for f in op.query}
+        for key, raw in req.params.items():
+            if key not in known:
+                values = raw if isinstance(raw, list) else [raw]
+                raise BadInput(f"unknown parameter '{key}' received: [{' '.join(values)[:64]}]")
 
 
 class RequireJson:

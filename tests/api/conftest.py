@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import falcon.testing
 import pytest
+from pony.orm import db_session
 
 from igor.config import demo_clusters
 
 
 def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def snapshot(services) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything the server-core routes can change (tokens aside: logging in makes them)."""
+    db = services.db
+    with db_session:
+        return {
+            "users": sorted((u.name, u.email, u.full_name, u.pass_hash, str(u.elevated_until))
+                            for u in db.User.select()),
+            "groups": sorted((g.name, g.description) for g in db.Group.select()),
+            "owners": sorted((g.name, u.name) for g in db.Group.select() for u in g.owners),
+            "members": sorted((g.name, u.name) for g in db.Group.select() for u in g.members),
+            "permissions": sorted((p.group.name, p.fact) for p in db.Permission.select()),
+            "clusters": sorted((c.name, c.prefix, c.display_width, c.display_height, c.motd, c.motd_urgent)
+                               for c in db.Cluster.select()),
+            "hosts": sorted((h.name, h.hostname, h.mac, h.ip, h.state) for h in db.Host.select()),
+            "policies": sorted((p.name, p.max_res_time) for p in db.HostPolicy.select()),
+            "epoch": [(db.ScheduleEpoch[1].epoch,)],
+        }
 
 
 class Api:

@@ -8,26 +8,13 @@ from typing import Any
 import pytest
 from pony.orm import db_session
 
-from tests.api.conftest import basic
+from tests.api.conftest import basic, snapshot
 
 DEFAULT_PW = "changeMe$1"
 ELEVATE_MSG = "elevated access is required before running this command"
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
-
-
-def snapshot(services) -> dict[str, list[tuple[Any, ...]]]:
-    """Everything users and groups can change: users, groups, ownerships, memberships and permission facts."""
-    db = services.db
-    with db_session:
-        return {
-            "users": sorted((u.name, u.email, u.full_name, u.pass_hash) for u in db.User.select()),
-            "groups": sorted((g.name, g.description) for g in db.Group.select()),
-            "owners": sorted((g.name, u.name) for g in db.Group.select() for u in g.owners),
-            "members": sorted((g.name, u.name) for g in db.Group.select() for u in g.members),
-            "permissions": sorted((p.group.name, p.fact) for p in db.Permission.select()),
-        }
 
 
 def refused(api, method: str, path: str, status: int, message: str, as_user: str | None = None, **kw) -> Any:

@@ -1,0 +1,113 @@
+"""Bad input on every route, generated from the routes' own declarations (``ROUTES`` and each resource's ``OPS``):
+an unknown query parameter, an unknown body key, a wrong type for every body field, each required field missing,
+an oversize value for every string field, a body that is not an object, and an unknown name in the path. Each is
+answered 4xx with Igor v2's message, and the database is exactly as before.
+
+The caller is igor-admin (always elevated), so authorization passes and the input checks are what answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from igor.api.app import ROUTES
+from igor.api.params import Field
+from tests.api.conftest import snapshot
+
+#: Existing names for path parameters, and names that exist nowhere.
+EXISTING = {"userName": "alice", "groupName": "team"}
+UNKNOWN = {"userName": "nobody", "groupName": "nogroup"}
+WRONG = {str: 5, bool: "yes", int: "five", list: "alice", dict: [1]}
+GO_TYPE = {str: "string", bool: "boolean", int: "integer", list: "list of strings", dict: "object"}
+GOT = {5: "number", "yes": "string", "five": "string", "alice": "string", (1,): "list"}
+
+
+def _path(template: str, names: dict[str, str]) -> str:
+    for key, value in names.items():
+        template = template.replace("{" + key + "}", value)
+    return template
+
+
+def _valid_body(fields: tuple[Field, ...]) -> dict[str, Any]:
+    """A body with every required field, each of the right type (values need not pass the service's rules)."""
+    sample = {str: "x", bool: True, int: 1, list: ["x"], dict: {}}
+    return {f.name: sample[f.type] for f in fields if f.required}
+
+
+def _cases() -> list[tuple[str, str, str, dict[str, Any], str]]:
+    """(id, method, path, request kwargs, expected message start)."""
+    cases = []
+    for template, cls in ROUTES:
+        path = _path(template, EXISTING)
+        for method, op in cls.OPS.items():
+            m = method.upper()
+            base = _valid_body(op.body)
+            kw: dict[str, Any] = {"json": base} if op.body else {}
+            cases.append((f"{m} {template} ?bogus", m, path, {**kw, "query_string": "bogus=1"},
+                          "unknown parameter 'bogus' received: [1]"))
+            if not op.body:
+                continue
+            cases.append((f"{m} {template} unknown key", m, path, {"json": {**base, "bogus": 1}},
+                          "unknown parameter 'bogus' received: 1"))
+            cases.append((f"{m} {template} not an object", m, path, {"json": ["x"]},
+                          "request body must be a JSON object, got list"))
+            cases.append((f"{m} {template} not JSON", m, path,
+                          {"body": "{nope", "headers": {"Content-Type": "application/json"}},
+                          "request body is not valid JSON"))
+            for f in op.body:
+                wrong = WRONG[f.type]
+                cases.append((f"{m} {template} {f.name} wrong type", m, path, {"json": {**base, f.name: wrong}},
+                              f"invalid parameter '{f.name}': must be a {GO_TYPE[f.type]}, got "
+                              f"{GOT[tuple(wrong) if isinstance(wrong, list) else wrong]}"))
+                if f.type is str:
+                    cases.append((f"{m} {template} {f.name} oversize", m, path,
+                                  {"json": {**base, f.name: "a" * (f.max_len + 1)}},
+                                  f"invalid parameter '{f.name}': longer than {f.max_len} characters"))
+                if f.required:
+                    body = {k: v for k, v in base.items() if k != f.name}
+                    if body:
+                        cases.append((f"{m} {template} {f.name} missing", m, path, {"json": body},
+                                      f"required parameter '{f.name}' not found"))
+            if any(f.required for f in op.body) or op.body:
+                cases.append((f"{m} {template} empty body", m, path, {"json": {}},
+                              "requested operation had no parameters"))
+    return cases
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize(("method", "path", "kw", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_and_changes_nothing(people, method, path, kw, message):
+    people.login("igor-admin")
+    before = snapshot(people.services)
+    r = people.call(method, path, "igor-admin", **kw)
+    assert 400 <= r.status_code < 500, (r.status_code, r.json)
+    assert r.json["status"] == "fail"
+    assert r.json["message"].startswith(message), r.json["message"]
+    assert snapshot(people.services) == before
+
+
+NAMED = [(m.upper(), t) for t, cls in ROUTES for m in cls.OPS if "{" in t]
+
+
+@pytest.mark.parametrize(("method", "template"), NAMED, ids=[f"{m} {t}" for m, t in NAMED])
+def test_unknown_names_in_paths_are_404_and_change_nothing(people, method, template):
+    from igor.api.app import ROUTES as routes
+
+    op = dict(routes)[template].OPS[method.lower()]
+    body = {f.name: "x" for f in op.body[:1] if f.type is str}  # one harmless edit
+    people.login("igor-admin")
+    before = snapshot(people.services)
+    r = people.call(method, _path(template, UNKNOWN), "igor-admin", **({"json": body} if body else {}))
+    assert r.status_code == 404, r.json
+    assert r.json["message"].endswith("not found") or r.json["message"].endswith("does not exist")
+    assert snapshot(people.services) == before
+
+
+def test_every_route_has_bad_input_cases():
+    covered = {c[0].split(" ?")[0] for c in CASES if c[0].endswith("?bogus")}
+    declared = {f"{m.upper()} {t}" for t, cls in ROUTES for m in cls.OPS}
+    assert covered == declared

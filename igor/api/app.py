@@ -16,6 +16,7 @@ from igor.api.resources.auth import AuthReset, Elevate, Login
 from igor.api.resources.cluster import Clusters, Hosts, Motd
 from igor.api.resources.groups import GroupCollection, GroupItem
 from igor.api.resources.meta import Health, OpenApi, PublicSettings, Settings
+from igor.api.resources.reservations import ReservationCollection, ReservationItem, Speculate
 from igor.api.resources.users import UserCollection, UserItem
 from igor.errors import IgorError
 from igor.services import Services
@@ -36,6 +37,9 @@ ROUTES: tuple[tuple[str, type[Resource]], ...] = (
     ("/igor/clusters", Clusters),
     ("/igor/clusters/motd", Motd),
     ("/igor/hosts", Hosts),
+    ("/igor/reservations", ReservationCollection),
+    ("/igor/reservations/speculate", Speculate),
+    ("/igor/reservations/{resName}", ReservationItem),
 )
 
 

@@ -37,7 +37,7 @@ class Field:
     """
 
     name: str
-    type: type = str
+    type: Any = str
     required: bool = False
     doc: str = ""
     repeat: bool = False
@@ -45,6 +45,8 @@ class Field:
     csv: bool = True
 
     def schema(self) -> dict[str, Any]:
+        if isinstance(self.type, tuple):
+            return {"oneOf": [{"type": _TYPE_NAMES[t]} for t in self.type]}
         if self.type is list or self.repeat:
             return {"type": "array", "items": {"type": "string"}}
         return {"type": _TYPE_NAMES[self.type]}
@@ -65,6 +67,14 @@ def _go_type(value: Any) -> str:
 
 
 def _check_type(f: Field, value: Any) -> Any:
+    if isinstance(f.type, tuple):
+        for t in f.type:
+            try:
+                return _check_type(Field(f.name, t, max_len=f.max_len), value)
+            except BadInput:
+                continue
+        want = " or ".join(_TYPE_NAMES[t] for t in f.type)
+        raise BadInput(f"invalid parameter '{f.name}': must be a {want}, got {_go_type(value)}")
     ok = {
         str: isinstance(value, str),
         bool: isinstance(value, bool),

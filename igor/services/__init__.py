@@ -11,10 +11,12 @@ from typing import Any
 from pony.orm import Database
 
 from igor.config import Config
+from igor.scheduler import Scheduler
 from igor.services.auth import AuthService
 from igor.services.cluster import ClusterService
 from igor.services.context import Clock, Principal, ServiceContext, require_elevated
 from igor.services.groups import GroupService
+from igor.services.reservations import ReservationService
 from igor.services.users import UserService, ensure_system
 from igor.timefmt import utc_now
 
@@ -49,6 +51,8 @@ class Services:
         self.groups = GroupService(self.ctx)
         self.cluster = ClusterService(self.ctx)
         self.settings = SettingsService(self.ctx)
+        self.scheduler = Scheduler(db, pad=config.maintenance.host_maintenance_duration)
+        self.reservations = ReservationService(self.ctx, self.scheduler)
 
     def bootstrap(self) -> None:
         """Create the system accounts, groups and default policy (idempotent; run at every start)."""

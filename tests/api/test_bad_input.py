@@ -17,11 +17,21 @@ from igor.api.params import Field
 from tests.api.conftest import snapshot
 
 #: Existing names for path parameters, and names that exist nowhere.
-EXISTING = {"userName": "alice", "groupName": "team"}
-UNKNOWN = {"userName": "nobody", "groupName": "nogroup"}
-WRONG = {str: 5, bool: "yes", int: "five", list: "alice", dict: [1]}
-GO_TYPE = {str: "string", bool: "boolean", int: "integer", list: "list of strings", dict: "object"}
-GOT = {5: "number", "yes": "string", "five": "string", "alice": "string", (1,): "list"}
+EXISTING = {"userName": "alice", "groupName": "team", "resName": "alice-res"}
+UNKNOWN = {"userName": "nobody", "groupName": "nogroup", "resName": "nores"}
+WRONG: dict[Any, Any] = {str: 5, bool: "yes", int: "five", float: "soon", list: "alice", dict: [1]}
+GO_TYPE: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number", list: "list of strings",
+                           dict: "object"}
+GOT = {5: "number", "yes": "string", "five": "string", "soon": "string", "alice": "string", (1,): "list",
+       "bool": "boolean"}
+
+
+def _wrong(t: Any) -> Any:
+    return [True] if isinstance(t, tuple) else WRONG[t]  # a union type: a list is neither
+
+
+def _want(t: Any) -> str:
+    return " or ".join(GO_TYPE[x] for x in t) if isinstance(t, tuple) else GO_TYPE[t]
 
 
 def _path(template: str, names: dict[str, str]) -> str:
@@ -32,8 +42,8 @@ def _path(template: str, names: dict[str, str]) -> str:
 
 def _valid_body(fields: tuple[Field, ...]) -> dict[str, Any]:
     """A body with every required field, each of the right type (values need not pass the service's rules)."""
-    sample = {str: "x", bool: True, int: 1, list: ["x"], dict: {}}
-    return {f.name: sample[f.type] for f in fields if f.required}
+    sample: dict[Any, Any] = {str: "x", bool: True, int: 1, float: 1.0, list: ["x"], dict: {}}
+    return {f.name: sample[f.type[0] if isinstance(f.type, tuple) else f.type] for f in fields if f.required}
 
 
 def _cases() -> list[tuple[str, str, str, dict[str, Any], str]]:
@@ -57,10 +67,10 @@ def _cases() -> list[tuple[str, str, str, dict[str, Any], str]]:
                           {"body": "{nope", "headers": {"Content-Type": "application/json"}},
                           "request body is not valid JSON"))
             for f in op.body:
-                wrong = WRONG[f.type]
+                wrong = _wrong(f.type)
+                got = "list" if isinstance(wrong, list) else GOT[wrong]
                 cases.append((f"{m} {template} {f.name} wrong type", m, path, {"json": {**base, f.name: wrong}},
-                              f"invalid parameter '{f.name}': must be a {GO_TYPE[f.type]}, got "
-                              f"{GOT[tuple(wrong) if isinstance(wrong, list) else wrong]}"))
+                              f"invalid parameter '{f.name}': must be a {_want(f.type)}, got {got}"))
                 if f.type is str:
                     cases.append((f"{m} {template} {f.name} oversize", m, path,
                                   {"json": {**base, f.name: "a" * (f.max_len + 1)}},
@@ -98,7 +108,8 @@ def test_unknown_names_in_paths_are_404_and_change_nothing(people, method, templ
     from igor.api.app import ROUTES as routes
 
     op = dict(routes)[template].OPS[method.lower()]
-    body = {f.name: "x" for f in op.body[:1] if f.type is str}  # one harmless edit
+    body = {f.name: "1h" if isinstance(f.type, tuple) else "x" for f in op.body[:1]
+            if f.type is str or isinstance(f.type, tuple)}  # one harmless edit
     people.login("igor-admin")
     before = snapshot(people.services)
     r = people.call(method, _path(template, UNKNOWN), "igor-admin", **({"json": body} if body else {}))

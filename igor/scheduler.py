@@ -1,0 +1,177 @@
+"""The bridge between the database and the scheduling engine: one engine per process, kept coherent with the
+database through the ``schedule_epoch`` row (DESIGN.md §3).
+
+* Every change to reservations, host states (blocks), host policies or the host list bumps the epoch in the same
+  transaction (``ServiceContext.bump_epoch`` or :meth:`Scheduler.writing`).
+* Readers call :meth:`Scheduler.current` inside their ``db_session``: one indexed read of the epoch; when it moved
+  (another worker or server wrote), the engine is rebuilt from the database.
+* Writers use :meth:`Scheduler.writing`: inside it the epoch row is locked (``SELECT … FOR UPDATE`` on PostgreSQL
+  and MySQL; on SQLite the write transaction itself, started with ``BEGIN IMMEDIATE`` by
+  ``db_session(immediate=True)``), the engine is brought up to date, the caller decides and writes (and applies the
+  same change to the engine), then the epoch is bumped and the transaction committed. If anything fails the engine
+  is marked stale and rebuilt on next use — it never holds a change the database does not.
+
+Within a process, a lock serialises use of the engine (gunicorn's threaded workers share it); it is always taken
+before the database lock, so the two cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pony.orm import Database, commit, select
+
+from igor._sched import ConflictError, Engine, Policy
+
+log = logging.getLogger("igor.scheduler")
+
+BLOCKED = 2
+
+
+@dataclass(frozen=True)
+class HostIndex:
+    """The cluster's hosts in engine order (sequence order): index ↔ database id ↔ name."""
+
+    ids: tuple[int, ...]
+    names: tuple[str, ...]
+    hostnames: tuple[str, ...]
+    seqs: tuple[int, ...]
+    by_id: dict[int, int]
+    by_name: dict[str, int]
+
+    @classmethod
+    def of(cls, rows: list[tuple[int, str, str, int]]) -> HostIndex:
+        rows = sorted(rows, key=lambda r: r[3])
+        return cls(ids=tuple(r[0] for r in rows), names=tuple(r[1] for r in rows),
+                   hostnames=tuple(r[2] for r in rows), seqs=tuple(r[3] for r in rows),
+                   by_id={r[0]: i for i, r in enumerate(rows)}, by_name={r[1]: i for i, r in enumerate(rows)})
+
+
+def server_timezone() -> str:
+    """The IANA zone policy windows are evaluated in: ``$TZ``, else the system's, else UTC."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        return tz
+    try:
+        link = os.readlink("/etc/localtime")
+        if "zoneinfo/" in link:
+            return link.split("zoneinfo/", 1)[1]
+    except OSError:
+        pass
+    return "UTC"
+
+
+def engine_policy(row: Any) -> Policy:
+    """A ``HostPolicy`` entity as the engine's :class:`Policy`."""
+    groups = frozenset(g.name for g in row.access_groups)
+    windows = tuple(f"{w['start']}:{w['duration']}" for w in (row.not_available or []))
+    return Policy(id=row.id, max_time=row.max_res_time or None, groups=groups or None, windows=windows)
+
+
+class Scheduler:
+    """The per-process engine and what it takes to keep it equal to the database."""
+
+    def __init__(self, db: Database, *, pad: int = 0, tz: str | None = None) -> None:
+        self.db = db
+        self.pad = pad
+        self.tz = tz or server_timezone()
+        self._lock = threading.RLock()
+        self._epoch = -1
+        self.engine: Any = None
+        self.hosts = HostIndex.of([])
+        self.rebuilds = 0
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def current(self) -> Any:
+        """The engine, up to date with the database (call inside a ``db_session``, holding :meth:`locked`)."""
+        epoch = self.db.ScheduleEpoch[1].epoch
+        if epoch != self._epoch or self.engine is None:
+            self._rebuild()
+            self._epoch = epoch
+        return self.engine
+
+    @contextmanager
+    def locked(self) -> Iterator[Any]:
+        """Hold the process lock and get the current engine (for reads)."""
+        with self._lock:
+            yield self.current()
+
+    def invalidate(self) -> None:
+        """Forget the engine: the next use rebuilds it."""
+        self._epoch = -1
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[Any]:
+        """Serialise a scheduling change across every process, then commit it with a bumped epoch.
+
+        Use inside ``db_session(immediate=True)``. Yields the up-to-date engine; the caller checks, writes rows and
+        applies the same change to the engine. On leaving, the epoch is bumped and the transaction committed; on
+        an exception the engine is marked stale and the exception propagates (the session rolls back).
+        """
+        with self._lock:
+            row = self.db.ScheduleEpoch.get_for_update(id=1)
+            try:
+                if row.epoch != self._epoch or self.engine is None:
+                    self._rebuild()
+                yield self.engine
+                row.epoch += 1
+                new_epoch = row.epoch
+                commit()
+            except BaseException:
+                self._epoch = -1
+                raise
+            self._epoch = new_epoch
+
+    # -- building -----------------------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        db = self.db
+        hosts = HostIndex.of(list(select((h.id, h.name, h.hostname, h.sequence_id) for h in db.Host)))
+        engine = Engine(len(hosts.ids), seq=hosts.seqs, pad=self.pad, tz=self.tz)
+        rows = sorted(select((r.id, r.start, r.end, r.reset_end, h.id) for r in db.Reservation for h in r.hosts))
+        ids: list[int] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        busy: list[int] = []
+        ptr = [0]
+        idx: list[int] = []
+        for rid, start, end, reset_end, host in rows:
+            if not ids or ids[-1] != rid:
+                if ids:
+                    ptr.append(len(idx))
+                ids.append(rid)
+                starts.append(start)
+                ends.append(end)
+                busy.append(max(reset_end, end))
+            idx.append(hosts.by_id[host])
+        if ids:
+            ptr.append(len(idx))
+        try:
+            engine.build(ids, starts, ends, busy, ptr, idx)
+        except ConflictError as exc:  # overlapping rows (an import, a manual edit): keep what fits, say so
+            log.error("reservations overlap in the database (%s); scheduling around the first of each", exc)
+            for i, rid in enumerate(ids):
+                try:
+                    engine.add(rid, idx[ptr[i]:ptr[i + 1]], starts[i], ends[i], busy[i])
+                except ConflictError:
+                    log.error("reservation id %s overlaps another and is ignored by the scheduler", rid)
+        host_policy: list[int | None] = [None] * len(hosts.ids)
+        for hid, state, pid in select((h.id, h.state, h.policy.id) for h in db.Host):
+            i = hosts.by_id[hid]
+            host_policy[i] = pid
+            if state == BLOCKED:
+                engine.add_block(hid, [i])
+        policies = [engine_policy(p) for p in db.HostPolicy.select()]
+        engine.set_policies(policies, host_policy)
+        self.engine = engine
+        self.hosts = hosts
+        self.rebuilds += 1

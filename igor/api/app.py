@@ -11,7 +11,7 @@ import falcon
 from igor import __version__
 from igor.api import envelope
 from igor.api.middleware import Authenticate, CheckQuery, RequestId, RequireJson, ServerMode
-from igor.api.resources import Op, Resource
+from igor.api.resources import Op, Resource, hosts_ctrl, policies, show
 from igor.api.resources.auth import AuthReset, Elevate, Login
 from igor.api.resources.cluster import Clusters, Hosts, Motd
 from igor.api.resources.groups import GroupCollection, GroupItem
@@ -40,6 +40,9 @@ ROUTES: tuple[tuple[str, type[Resource]], ...] = (
     ("/igor/reservations", ReservationCollection),
     ("/igor/reservations/speculate", Speculate),
     ("/igor/reservations/{resName}", ReservationItem),
+    *policies.ROUTES,
+    *hosts_ctrl.ROUTES,
+    *show.ROUTES,
 )
 
 
@@ -88,6 +91,13 @@ def _operation(path: str, method: str, op: Op) -> dict[str, Any]:
     data_schema: dict[str, Any] = {"type": "object"}
     if op.data:
         data_schema["properties"] = {key: {} for key in op.data}
+    if op.content != "application/json":
+        text = {op.content: {"schema": {"type": "string"}}}
+        out["responses"] = {str(op.ok): {"description": "success", "content": text}}
+        for code, description in op.also.items():
+            out["responses"][str(code)] = {"description": description,
+                                           "content": {"text/plain": {"schema": {"type": "string"}}}}
+        return out
     ok_schema = ({"$ref": "#/components/schemas/OpenApiDocument"} if path.endswith("openapi.json")
                  else _envelope_schema(data_schema))
     out["responses"] = {

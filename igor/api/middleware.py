@@ -8,7 +8,9 @@ logins) are accepted; in ``read-delete`` mode deletes too.
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 
 import falcon
 
@@ -22,6 +24,7 @@ PUBLIC_PATHS = frozenset({"/igor/health", "/igor/openapi.json", "/igor/config/pu
 #: POST/PUT/PATCH on these take no JSON body (Basic auth, or nothing at all).
 NO_BODY_PATHS = frozenset({"/igor/login", "/igor/clusters", "/igor/authreset", "/igor/elevate"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class RequestId:
@@ -31,6 +34,7 @@ class RequestId:
         given = req.get_header("X-Request-Id") or ""
         req.context.request_id = given[:64] if given.isprintable() and given else secrets.token_hex(8)
         resp.set_header("X-Request-Id", req.context.request_id)
+        resp.set_header("X-Igor-Worker", _WORKER)  # which server process answered (logs, coherence tests)
 
 
 class ServerMode:

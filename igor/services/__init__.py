@@ -17,6 +17,7 @@ from igor.services.cluster import ClusterService
 from igor.services.context import Clock, Principal, ServiceContext, require_elevated
 from igor.services.groups import GroupService
 from igor.services.reservations import ReservationService
+from igor.services.show import ShowService
 from igor.services.users import UserService, ensure_system
 from igor.timefmt import utc_now
 
@@ -53,6 +54,7 @@ class Services:
         self.settings = SettingsService(self.ctx)
         self.scheduler = Scheduler(db, pad=config.maintenance.host_maintenance_duration)
         self.reservations = ReservationService(self.ctx, self.scheduler)
+        self.show = ShowService(self.ctx, self.cluster, self.reservations)
 
     def bootstrap(self) -> None:
         """Create the system accounts, groups and default policy (idempotent; run at every start)."""

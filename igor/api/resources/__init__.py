@@ -26,6 +26,7 @@ class Op:
         ok: the success status code.
         data: the keys of ``data`` in a successful answer (for the document).
         also: other answers it gives besides ``ok`` and 4xx (code → description), for the document.
+        content: the media type of the answers (JSON envelopes unless said otherwise).
     """
 
     summary: str
@@ -35,6 +36,7 @@ class Op:
     ok: int = 200
     data: tuple[str, ...] = ()
     also: dict[int, str] = field(default_factory=dict)
+    content: str = "application/json"
 
 
 class Resource:

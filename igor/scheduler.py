@@ -74,6 +74,11 @@ def engine_policy(row: Any) -> Policy:
     return Policy(id=row.id, max_time=row.max_res_time or None, groups=groups or None, windows=windows)
 
 
+class Rollback(Exception):  # noqa: N818 - not an error: "write nothing" (dry runs)
+    """Raised inside :meth:`Scheduler.writing` by a caller that has undone its own engine changes: the
+    transaction is rolled back, the epoch stays, and the engine (equal to the database again) is kept."""
+
+
 class Scheduler:
     """The per-process engine and what it takes to keep it equal to the database."""
 
@@ -122,10 +127,13 @@ class Scheduler:
             try:
                 if row.epoch != self._epoch or self.engine is None:
                     self._rebuild()
+                self._epoch = row.epoch
                 yield self.engine
                 row.epoch += 1
                 new_epoch = row.epoch
                 commit()
+            except Rollback:
+                raise
             except BaseException:
                 self._epoch = -1
                 raise

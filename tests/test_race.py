@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_server import free_port, wait_up
+from tests.test_server import free_port, stop, wait_up
 
 WORKERS = 4
 REQUESTS = 200
@@ -54,12 +53,7 @@ def server(request, tmp_path: Path):
         wait_up(f"http://127.0.0.1:{port}", proc)
         yield port, url, conf, env
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         if pg_base:
             from tests.conftest import _pg_drop
 
@@ -169,31 +163,34 @@ def test_200_concurrent_creates_never_double_book(server):
 
 
 def test_a_reservation_made_through_one_worker_blocks_another_at_once(server):
+    """Right after a create answered by worker A, requests answered by the other workers see it and are refused;
+    right after its delete, they are granted. (Connections go to whichever worker accepts them, so each check is
+    a burst of parallel requests, and the test requires that workers other than A answered some of them.)"""
     port, _url, _conf, _env = server
-    first = Client(port)
-    first.login(USERS[0])
-    _, _, worker_a = first.call("GET", "/igor/health")
-    other = None
-    for _ in range(40):  # new connections until one lands on another worker
-        candidate = Client(port)
-        _, _, worker = candidate.call("GET", "/igor/health")
-        if worker != worker_a:
-            other = candidate
-            break
-    assert other is not None, "could not reach a second worker"
-    other.login(USERS[1])
-    status, body, worker = first.call("POST", "/igor/reservations",
-                                      {"name": "coherent", "nodeList": "dn[1-4]", "duration": "1h"})
-    assert status == 201 and worker == worker_a, body
-    status, body, worker = other.call("GET", "/igor/reservations?all=true")
-    assert worker != worker_a and status == 200
-    assert [r["name"] for r in body["data"]["reservations"]] == ["coherent"]
-    status, body, worker = other.call("POST", "/igor/reservations",
-                                      {"name": "loser", "nodeList": "dn[3-5]", "duration": "1h"})
-    assert worker != worker_a
-    assert status == 409 and "coherent" in body["message"]
-    status, body, _ = first.call("DELETE", "/igor/reservations/coherent")
+    owner = Client(port)
+    owner.login(USERS[0])
+    token = Client(port).login(USERS[1])
+
+    def burst(method: str, path: str, body: dict | None = None) -> list[tuple[int, dict, str]]:
+        def one(_i: int):
+            return Client(port, token).call(method, path, body)
+
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            return list(pool.map(one, range(48)))
+
+    status, body, worker_a = owner.call("POST", "/igor/reservations",
+                                        {"name": "coherent", "nodeList": "dn[1-4]", "duration": "1h"})
+    assert status == 201, body
+    seen = burst("GET", "/igor/reservations?all=true")
+    assert {w for _s, _b, w in seen} - {worker_a}, "no other worker answered"
+    assert all(s == 200 and [r["name"] for r in b["data"]["reservations"]] == ["coherent"] for s, b, _w in seen)
+    refused = burst("POST", "/igor/reservations", {"name": "loser", "nodeList": "dn[3-5]", "duration": "1h",
+                                                   "dryRun": True})
+    assert {w for _s, _b, w in refused} - {worker_a}, "no other worker answered"
+    assert all(s == 409 and "coherent" in b["message"] for s, b, _w in refused), refused[:3]
+    status, body, _ = owner.call("DELETE", "/igor/reservations/coherent")
     assert status == 200, body
-    status, body, worker = other.call("POST", "/igor/reservations",
-                                      {"name": "winner", "nodeList": "dn[3-5]", "duration": "1h"})
-    assert worker != worker_a and status == 201, body
+    granted = burst("POST", "/igor/reservations", {"name": "winner", "nodeList": "dn[3-5]", "duration": "1h",
+                                                   "dryRun": True})
+    assert {w for _s, _b, w in granted} - {worker_a}, "no other worker answered"
+    assert all(s == 200 for s, _b, _w in granted), granted[:3]

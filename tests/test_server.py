@@ -47,6 +47,16 @@ def wait_up(base: str, proc: subprocess.Popen, deadline: float = 60) -> None:
     raise AssertionError("igor-server did not come up")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (gunicorn's graceful stop), then SIGKILL if it lingers: a test's server never outlives it."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
 def demo_server(tmp_path: Path):
     port = free_port()
@@ -59,12 +69,7 @@ def demo_server(tmp_path: Path):
         wait_up(base, proc)
         yield base, proc, tmp_path / "home"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def test_demo_server_serves_login_and_the_64_demo_hosts(demo_server):

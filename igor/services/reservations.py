@@ -21,7 +21,7 @@ from igor import permissions as perms
 from igor.errors import BadInput, Conflict, Forbidden, NotFound
 from igor.nodeset import ClusterRange, NodeList, parse_request
 from igor.rules import check_description, check_resource_name
-from igor.scheduler import Scheduler
+from igor.scheduler import Rollback, Scheduler
 from igor.services.cluster import AVAILABLE, BLOCKED, RESERVED
 from igor.services.context import (
     ALL_GROUP,
@@ -222,6 +222,7 @@ class ReservationService:
             engine.add(res.id, hosts, start, end, end + pad)
             view = self._view(res, now)
             if req.get("dryRun"):
+                engine.remove(res.id)
                 raise _DryRun(view)
             self._grant(res)
             self._history(res, "created")
@@ -512,6 +513,7 @@ class ReservationService:
             res.extend_count += 1
             view = self._view(res, now)
             if dry_run:
+                engine.replace(res.id, hosts, res.start, old_end, old_end + pad)
                 raise _DryRun(view)
             self._history(res, "updated:extend")
         return view, f"reservation '{name}' extended from {format_datetime(old_end)} to {format_datetime(new_end)}"
@@ -604,7 +606,9 @@ class ReservationService:
                      if s.hosts else ""} for s in slots]
 
 
-class _DryRun(Exception):  # noqa: N818 - control flow: roll the transaction back, keep the answer
+class _DryRun(Rollback):
+    """A dry run's answer: the transaction is rolled back and the engine change undone."""
+
     def __init__(self, view: ReservationView) -> None:
         super().__init__("dry run")
         self.view = view

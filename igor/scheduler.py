@@ -109,8 +109,9 @@ class Scheduler:
             yield self.current()
 
     def invalidate(self) -> None:
-        """Forget the engine: the next use rebuilds it."""
+        """Forget the engine: the next use rebuilds it (also when called inside :meth:`writing`)."""
         self._epoch = -1
+        self.engine = None
 
     # -- writing ------------------------------------------------------------------------------------
 

@@ -216,8 +216,13 @@ class ClusterService:
             "igor-clusters.yaml"
         backup = None
         if path.exists():
-            stamp = self.ctx.now().strftime("%Y%m%d-%H%M%S")
-            backup = str(path.with_name(f"{path.name}.{stamp}.bak"))
+            stamp = self.ctx.now().strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]  # v2's form, to the millisecond
+            backup_path = path.with_name(f"{path.name}.{stamp}.bak")
+            n = 1
+            while backup_path.exists():  # two dumps in one millisecond keep both backups
+                backup_path = path.with_name(f"{path.name}.{stamp}-{n}.bak")
+                n += 1
+            backup = str(backup_path)
             shutil.copy2(path, backup)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

@@ -17,8 +17,10 @@ from igor.api.params import Field
 from tests.api.conftest import snapshot
 
 #: Existing names for path parameters, and names that exist nowhere.
-EXISTING = {"userName": "alice", "groupName": "team", "resName": "alice-res"}
-UNKNOWN = {"userName": "nobody", "groupName": "nogroup", "resName": "nores"}
+EXISTING = {"userName": "alice", "groupName": "team", "resName": "alice-res", "hostName": "dn3",
+            "hostpolicyName": "gpu-only"}
+UNKNOWN = {"userName": "nobody", "groupName": "nogroup", "resName": "nores", "hostName": "nohost",
+           "hostpolicyName": "nopolicy"}
 WRONG: dict[Any, Any] = {str: 5, bool: "yes", int: "five", float: "soon", list: "alice", dict: [1]}
 GO_TYPE: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number", list: "list of strings",
                            dict: "object"}

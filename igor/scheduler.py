@@ -74,6 +74,28 @@ def engine_policy(row: Any) -> Policy:
     return Policy(id=row.id, max_time=row.max_res_time or None, groups=groups or None, windows=windows)
 
 
+class _Tracked:
+    """The engine as a writer sees it: every call passes through; mutating calls are noted, so that a refusal
+    raised before any change keeps the (unchanged) engine instead of forcing a rebuild."""
+
+    MUTATORS = frozenset({"add", "remove", "replace", "build", "add_block", "remove_block", "set_policies"})
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self.dirty = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.MUTATORS:
+            self.dirty = True
+        return getattr(self._engine, name)
+
+    def __contains__(self, rid: object) -> bool:
+        return rid in self._engine
+
+    def __len__(self) -> int:
+        return len(self._engine)
+
+
 class Rollback(Exception):  # noqa: N818 - not an error: "write nothing" (dry runs)
     """Raised inside :meth:`Scheduler.writing` by a caller that has undone its own engine changes: the
     transaction is rolled back, the epoch stays, and the engine (equal to the database again) is kept."""
@@ -120,23 +142,27 @@ class Scheduler:
         """Serialise a scheduling change across every process, then commit it with a bumped epoch.
 
         Use inside ``db_session(immediate=True)``. Yields the up-to-date engine; the caller checks, writes rows and
-        applies the same change to the engine. On leaving, the epoch is bumped and the transaction committed; on
-        an exception the engine is marked stale and the exception propagates (the session rolls back).
+        applies the same change to the engine. On leaving, the epoch is bumped and the transaction committed. On an
+        exception the session rolls back and the exception propagates; the engine is kept if nothing had changed
+        it (a refusal) or the caller undid its change (:class:`Rollback`), and is otherwise rebuilt on next use.
         """
         with self._lock:
             row = self.db.ScheduleEpoch.get_for_update(id=1)
+            tracked: _Tracked | None = None
             try:
                 if row.epoch != self._epoch or self.engine is None:
                     self._rebuild()
                 self._epoch = row.epoch
-                yield self.engine
+                tracked = _Tracked(self.engine)
+                yield tracked
                 row.epoch += 1
                 new_epoch = row.epoch
                 commit()
             except Rollback:
                 raise
             except BaseException:
-                self._epoch = -1
+                if tracked is None or tracked.dirty:
+                    self.invalidate()
                 raise
             self._epoch = new_epoch
 

@@ -182,6 +182,14 @@ def format_duration(value: int | timedelta, *, align: bool = False) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def go_duration(minutes: int) -> str:
+    """Whole minutes as Go's ``time.Duration.String()`` prints them (``720h0m0s``, ``30m0s``): the form of
+    Igor v2's messages and of a policy's ``maxResTime``."""
+    if minutes >= 60:
+        return f"{minutes // 60}h{minutes % 60}m0s"
+    return f"{minutes}m0s"
+
+
 def resolve_tz(tz: str | tzinfo | None = None) -> tzinfo:
     """Turn a time zone argument into a tzinfo.
 

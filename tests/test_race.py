@@ -2,7 +2,8 @@
 
 * the race test: 200 concurrent creates (by name and by count) fight over overlapping hosts and times; every one
   is answered 201 or 409, and an invariant check over the database finds no host reserved twice at once;
-* the coherence test: a reservation created through one worker blocks, at once, a request served by another.
+* the coherence test: a reservation created through one server process blocks, at once, a request served by
+  another process on the same database (and its delete frees the hosts there at once).
 """
 
 from __future__ import annotations
@@ -162,35 +163,47 @@ def test_200_concurrent_creates_never_double_book(server):
     assert _overlaps(url) == []
 
 
+def _second_server(conf: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """Another igor-server process on the same database (its own port, one worker): a different process for
+    certain, as a second worker or a second server host would be."""
+    port = free_port()
+    text = conf.read_text().replace("workers: 4", "workers: 1")
+    text = "\n".join(f"  port: {port}" if line.startswith("  port:") else line for line in text.splitlines())
+    other = conf.with_name("igor-server-2.yaml")
+    other.write_text(text + "\n")
+    proc = subprocess.Popen([sys.executable, "-m", "igor.server", "--config", str(other)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_up(f"http://127.0.0.1:{port}", proc)
+    return proc, port
+
+
 def test_a_reservation_made_through_one_worker_blocks_another_at_once(server):
-    """Right after a create answered by worker A, requests answered by the other workers see it and are refused;
-    right after its delete, they are granted. (Connections go to whichever worker accepts them, so each check is
-    a burst of parallel requests, and the test requires that workers other than A answered some of them.)"""
-    port, _url, _conf, _env = server
-    owner = Client(port)
-    owner.login(USERS[0])
-    token = Client(port).login(USERS[1])
-
-    def burst(method: str, path: str, body: dict | None = None) -> list[tuple[int, dict, str]]:
-        def one(_i: int):
-            return Client(port, token).call(method, path, body)
-
-        with ThreadPoolExecutor(max_workers=24) as pool:
-            return list(pool.map(one, range(48)))
-
-    status, body, worker_a = owner.call("POST", "/igor/reservations",
+    """A create answered by one process is seen, and refuses a conflicting request, in another process at once;
+    after its delete the other process grants the request at once."""
+    port, _url, conf, env = server
+    proc, port_b = _second_server(conf, env)
+    try:
+        a, b = Client(port), Client(port_b)
+        a.login(USERS[0])
+        b.login(USERS[1])
+        _, _, worker_b = b.call("GET", "/igor/health")
+        status, body, worker_a = a.call("POST", "/igor/reservations",
                                         {"name": "coherent", "nodeList": "dn[1-4]", "duration": "1h"})
-    assert status == 201, body
-    seen = burst("GET", "/igor/reservations?all=true")
-    assert {w for _s, _b, w in seen} - {worker_a}, "no other worker answered"
-    assert all(s == 200 and [r["name"] for r in b["data"]["reservations"]] == ["coherent"] for s, b, _w in seen)
-    refused = burst("POST", "/igor/reservations", {"name": "loser", "nodeList": "dn[3-5]", "duration": "1h",
-                                                   "dryRun": True})
-    assert {w for _s, _b, w in refused} - {worker_a}, "no other worker answered"
-    assert all(s == 409 and "coherent" in b["message"] for s, b, _w in refused), refused[:3]
-    status, body, _ = owner.call("DELETE", "/igor/reservations/coherent")
-    assert status == 200, body
-    granted = burst("POST", "/igor/reservations", {"name": "winner", "nodeList": "dn[3-5]", "duration": "1h",
-                                                   "dryRun": True})
-    assert {w for _s, _b, w in granted} - {worker_a}, "no other worker answered"
-    assert all(s == 200 for s, _b, _w in granted), granted[:3]
+        assert status == 201, body
+        assert worker_a != worker_b
+        status, body, worker = b.call("GET", "/igor/reservations?all=true")
+        assert status == 200 and worker == worker_b
+        assert [r["name"] for r in body["data"]["reservations"]] == ["coherent"]
+        status, body, worker = b.call("POST", "/igor/reservations",
+                                      {"name": "loser", "nodeList": "dn[3-5]", "duration": "1h"})
+        assert worker == worker_b and status == 409 and "coherent" in body["message"], body
+        status, body, _ = a.call("DELETE", "/igor/reservations/coherent")
+        assert status == 200, body
+        status, body, worker = b.call("POST", "/igor/reservations",
+                                      {"name": "winner", "nodeList": "dn[3-5]", "duration": "1h"})
+        assert worker == worker_b and status == 201, body
+        status, body, _ = a.call("POST", "/igor/reservations",
+                                 {"name": "late", "nodeList": "dn5", "duration": "1h"})
+        assert status == 409 and "winner" in body["message"], body
+    finally:
+        stop(proc)

@@ -16,6 +16,9 @@ from igor.services.auth import AuthService
 from igor.services.cluster import ClusterService
 from igor.services.context import Clock, Principal, ServiceContext, require_elevated
 from igor.services.groups import GroupService
+from igor.services.hosts import HostService
+from igor.services.policies import PolicyService
+from igor.services.reservation_edits import ReservationEditor
 from igor.services.reservations import ReservationService
 from igor.services.show import ShowService
 from igor.services.users import UserService, ensure_system
@@ -54,6 +57,9 @@ class Services:
         self.settings = SettingsService(self.ctx)
         self.scheduler = Scheduler(db, pad=config.maintenance.host_maintenance_duration)
         self.reservations = ReservationService(self.ctx, self.scheduler)
+        self.policies = PolicyService(self.ctx, self.scheduler)
+        self.hosts = HostService(self.ctx, self.scheduler)
+        self.reservation_edits = ReservationEditor(self.ctx, self.scheduler, self.reservations)
         self.show = ShowService(self.ctx, self.cluster, self.reservations)
 
     def bootstrap(self) -> None:

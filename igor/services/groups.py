@@ -225,6 +225,8 @@ class GroupService:
             if renamed != row.fact:
                 row.fact = renamed
         group.name = new
+        if group.policies:  # host policies name their groups: other workers' engines must learn the new name
+            self.ctx.bump_epoch()
 
     def _edit_owners(self, group, add: list[str], remove: list[str]) -> None:  # noqa: ANN001
         if group.name == ALL_GROUP:

@@ -32,15 +32,10 @@ from igor.services.context import (
     find,
     require,
 )
-from igor.timefmt import format_datetime, format_duration, parse_duration, to_minutes
+from igor.timefmt import format_datetime, format_duration, go_duration, parse_duration, to_minutes
 
 #: Igor v2's longest scheduling window for elevated users (days).
 ELEVATED_SCHEDULE_DAYS = 1457
-
-
-def go_duration(minutes: int) -> str:
-    """A duration as Go prints ``time.Duration`` (``720h0m0s``), as in Igor v2's messages."""
-    return f"{minutes // 60}h{minutes % 60}m0s"
 
 
 @dataclass(frozen=True)
@@ -103,6 +98,8 @@ def matches(attributes: dict[str, Any], where: list[tuple[str, str, str]]) -> bo
     """Whether a host's attributes satisfy every filter term (numbers compare as numbers)."""
     for key, op, want in where:
         if key not in attributes:
+            if op == "!=":  # a host without the attribute does not have that value
+                continue
             return False
         have = attributes[key]
         if op in ("=", "!="):
@@ -165,11 +162,18 @@ class ReservationService:
     def create(self, principal: Principal, req: dict[str, Any]) -> Placement:
         """Create a reservation (or, with ``dryRun``, say what would be created). See reference §4.2."""
         db = self.ctx.db
-        name = check_resource_name(str(req["name"]).strip(), "reservation")
-        if ("nodeList" in req) == ("nodeCount" in req):
-            raise BadInput("exactly one of 'nodeList' and 'nodeCount' is required")
+        # Igor v2's validator first (reference §4.2 step 1), then the handler's checks in its order
+        if "nodeList" not in req and "nodeCount" not in req:
+            raise BadInput("missing nodeList or nodeCount; one required to create reservation")
+        if "nodeList" in req and "nodeCount" in req:
+            raise BadInput("both nodeList and nodeCount found; only one allowed")
         if "distro" in req and "profile" in req:
-            raise BadInput("a reservation takes a distro or a profile, not both")
+            raise BadInput("both profile and distro found; only one allowed")
+        name = check_resource_name(str(req["name"]).strip(), "reservation")
+        if req.get("group") == ALL_GROUP:
+            raise BadInput(f"reservations cannot be assigned to the '{ALL_GROUP}' group")
+        if isinstance(req.get("duration"), str) and parse_duration(req["duration"]) <= 0:
+            raise BadInput(f"invalid duration '{req['duration']}': must be longer than 0")
         require(principal, "reservations:*:create", kind="reservation")
         if find(db.Reservation, name=name) is not None:
             raise Conflict(f"reservation '{name}' already exists")
@@ -178,7 +182,6 @@ class ReservationService:
         group = self._group(owner, req.get("group"))
         description = check_description(req.get("description", "") or "")
         now = self._now()
-        start, end = self._window(principal, req, now)
         where = parse_where(req["where"]) if req.get("where") else None
         with self.scheduler.writing() as engine:
             rng = self._range()
@@ -188,6 +191,7 @@ class ReservationService:
                 if where:
                     raise BadInput("'where' filters hosts chosen by count (nodeCount), not a nodeList")
                 self._check_limit(principal, len(hosts))
+                start, end = self._window(principal, req, now)  # hosts and the node cap come first in v2
                 conflict = engine.check(hosts, start, end, groups=groups, elevated=principal.elevated)
                 if conflict:
                     raise Conflict(self._explain(conflict, engine, start, end, hosts=hosts, groups=groups,
@@ -199,6 +203,7 @@ class ReservationService:
                 if count < 1:
                     raise BadInput("reservation must include at least one host")
                 self._check_limit(principal, count)
+                start, end = self._window(principal, req, now)
                 within = self._matching(where) if where else None
                 if within is not None and len(within) < count:
                     raise Conflict(f"only {len(within)} host(s) match '{req['where']}'; {count} requested")
@@ -206,6 +211,19 @@ class ReservationService:
                     raise Conflict("reservation requires more cluster nodes than available")
                 hosts = engine.find(count, start, end, groups=groups, elevated=principal.elevated, within=within)
                 if hosts is None:
+                    # v2 (dbGetAccessibleHosts): a length no usable policy allows, or too few usable hosts at all
+                    pool = within if within is not None else list(range(engine.n_hosts))
+                    why = engine.check(pool, start, end, groups=groups, elevated=principal.elevated)
+                    if why:
+                        denied, too_long = set(why.denied), set(why.too_long)
+                        admitted = [h for h in pool if h not in denied]
+                        if too_long and admitted and too_long.issuperset(admitted):
+                            longest = max(engine_policy_time(db, self.scheduler.hosts.ids[h]) for h in admitted)
+                            raise Conflict(f"max allowable time is {go_duration(longest)} "
+                                           f"(you requested {go_duration(end - start)})")
+                        unusable = denied | too_long | set(why.blocked)
+                        if count > len(pool) - len(unusable):
+                            raise Conflict("reservation requires more cluster nodes than available")
                     raise Conflict(f"{count} hosts cannot be found with enough time available to service this "
                                    "request" + self._earliest(engine, end - start, start, count=count,
                                                               groups=groups, elevated=principal.elevated,
@@ -252,7 +270,7 @@ class ReservationService:
         if name in (None, "", "none"):
             return db.Group.get(name=PRIVATE_PREFIX + owner.name)
         if name == ALL_GROUP:
-            raise BadInput(f"group '{ALL_GROUP}' cannot be a reservation's group")
+            raise BadInput(f"reservations cannot be assigned to the '{ALL_GROUP}' group")
         group = find(db.Group, name=str(name))
         if group is None or group.is_user_private:
             raise NotFound(f"group '{name}' not found")
@@ -320,6 +338,8 @@ class ReservationService:
 
     def _named_hosts(self, rng: ClusterRange, expr: Any) -> list[int]:
         if not isinstance(expr, str) or not expr.strip():
+            if isinstance(expr, str):
+                raise BadInput("at least 1 host name required to create reservation")
             raise BadInput("invalid parameter 'nodeList': must be a host list such as kn[1-4]")
         request = parse_request(expr.strip(), rng)
         if isinstance(request, int):
@@ -479,7 +499,7 @@ class ReservationService:
         now = self._now()
         if not elevated and cfg.extend_within < 0:
             raise BadInput("extending a reservation has been disabled for normal users - talk to an igor admin "
-                           "about extending this reservation")
+                           "if you wish to change your reservation end time")
         if not elevated and any(h.state == BLOCKED for h in res.hosts):
             raise Conflict("cannot extend a reservation containing nodes with a blocked status -- contact cluster "
                            "admin team")
@@ -497,13 +517,17 @@ class ReservationService:
             else:
                 new_end = self._new_end(res, extend)
                 if new_end > cap:
+                    if elevated:
+                        raise BadInput(f"reservation can't fall outside the maximum end datetime allowed "
+                                       f"{format_datetime(cap)}")
                     raise BadInput(f"reservation would fall outside igor's scheduling window that ends on "
                                    f"{format_datetime(cap)}")
                 conflict = engine.check_extend(res.id, new_end, now=now, groups=groups, elevated=elevated)
                 if conflict:
-                    raise Conflict("cannot extend reservation; " + self._extend_reason(engine, conflict, res,
-                                                                                       new_end, now, cap, groups,
-                                                                                       elevated))
+                    reason = self._extend_reason(engine, conflict, res, new_end, now, cap, groups, elevated)
+                    if conflict.too_long:  # v2's checkTimeLimit: 400 and its own message
+                        raise BadInput(reason)
+                    raise Conflict("cannot extend reservation; " + reason)
             pad = res.reset_end - res.end
             hosts = [self.scheduler.hosts.by_id[h.id] for h in res.hosts]
             engine.replace(res.id, hosts, res.start, new_end, new_end + pad)
@@ -544,6 +568,10 @@ class ReservationService:
         latest = engine.max_end(res.id, now=now, cap=cap, groups=groups, elevated=elevated)
         hint = f"; the latest possible end is {format_datetime(latest)}" if latest > res.end else \
             "; it cannot be extended at all now"
+        if conflict.too_long:
+            limit = min(engine_policy_time(self.ctx.db, self.scheduler.hosts.ids[i]) for i in conflict.too_long)
+            return (f"max allowable time is {go_duration(limit)} (you requested "
+                    f"{go_duration(new_end - max(now, res.start))})" + hint)
         if conflict.busy:
             names = sorted(r.name for r in self.ctx.db.Reservation.select(lambda r: r.id in conflict.reservations))
             return (f"one or more hosts are reserved prior to the proposed new end time "
@@ -552,16 +580,19 @@ class ReservationService:
             return f"host(s) {self._names(conflict.blocked)} are blocked" + hint
         if conflict.denied:
             return f"host(s) {self._names(conflict.denied)} are group-restricted and unavailable to the owner" + hint
-        if conflict.too_long:
-            return f"the new length exceeds the policy maximum of host(s) {self._names(conflict.too_long)}" + hint
         return (f"the schedule-restricted host(s) {self._names(conflict.unavailable)} are unavailable before the "
                 f"proposed new end time" + hint)
 
     def _extend_blocker(self, engine: Any, res: Any, now: int, cap: int, groups: frozenset[str],
                         elevated: bool) -> str:
+        if res.end >= cap:
+            return f"it already ends at the end of igor's scheduling window ({format_datetime(cap)})"
         conflict = engine.check_extend(res.id, res.end + 1, now=now, groups=groups, elevated=elevated)
         if not conflict:
             return "it already ends at the latest time its policies allow"
+        if conflict.too_long:
+            limit = min(engine_policy_time(self.ctx.db, self.scheduler.hosts.ids[i]) for i in conflict.too_long)
+            return f"it already ends at the latest time its policies allow (max allowable time is {go_duration(limit)})"
         return self._extend_reason(engine, conflict, res, res.end + 1, now, cap, groups, elevated)
 
     # -- speculate --------------------------------------------------------------------------------
@@ -577,6 +608,8 @@ class ReservationService:
             raise BadInput(f"invalid duration '{duration}': must be longer than 0")
         if not 1 <= limit <= 100:
             raise BadInput(f"invalid parameter 'limit': {limit} is not between 1 and 100")
+        if not principal.elevated and minutes < cfg.min_reserve_time:
+            raise BadInput(f"reservation duration must be larger than minimum value {cfg.min_reserve_time} minutes")
         now = self._now()
         start = max(now, (after // 60) if after is not None else now)
         owner = self.ctx.db.User.get(name=principal.name)
@@ -590,12 +623,14 @@ class ReservationService:
                 if request < 1:
                     raise BadInput("reservation must include at least one host")
                 kw["count"] = request
+                self._check_limit(principal, request)
                 if where:
                     kw["within"] = self._matching(parse_where(where))
             else:
                 if where:
                     raise BadInput("'where' filters hosts chosen by count, not a host list")
                 kw["hosts"] = self._named_hosts(rng, nodes)
+                self._check_limit(principal, len(kw["hosts"]))
             until = horizon - minutes
             if until < start:
                 return []

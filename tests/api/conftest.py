@@ -30,7 +30,11 @@ def snapshot(services) -> dict[str, list[tuple[Any, ...]]]:
             "clusters": sorted((c.name, c.prefix, c.display_width, c.display_height, c.motd, c.motd_urgent)
                                for c in db.Cluster.select()),
             "hosts": sorted((h.name, h.hostname, h.mac, h.ip, h.state) for h in db.Host.select()),
-            "policies": sorted((p.name, p.max_res_time) for p in db.HostPolicy.select()),
+            "policies": sorted((p.name, p.max_res_time, str(p.not_available),
+                                tuple(sorted(g.name for g in p.access_groups))) for p in db.HostPolicy.select()),
+            "host_policy": sorted((h.name, h.policy.name if h.policy else "") for h in db.Host.select()),
+            "reservations": sorted((r.name, r.owner.name, r.group.name, r.start, r.end, r.reset_end,
+                                    tuple(sorted(h.name for h in r.hosts))) for r in db.Reservation.select()),
             "epoch": [(db.ScheduleEpoch[1].epoch,)],
         }
 

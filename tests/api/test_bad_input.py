@@ -18,7 +18,7 @@ from tests.api.conftest import snapshot
 
 #: Existing names for path parameters, and names that exist nowhere.
 EXISTING = {"userName": "alice", "groupName": "team", "resName": "alice-res", "hostName": "dn3",
-            "hostpolicyName": "gpu-only"}
+            "hostpolicyName": "gpu"}
 UNKNOWN = {"userName": "nobody", "groupName": "nogroup", "resName": "nores", "hostName": "nohost",
            "hostpolicyName": "nopolicy"}
 WRONG: dict[Any, Any] = {str: 5, bool: "yes", int: "five", float: "soon", list: "alice", dict: [1]}

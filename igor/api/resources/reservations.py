@@ -51,27 +51,42 @@ class ReservationCollection(Resource):
 
 class ReservationItem(Resource):
     OPS = {
-        "patch": Op("Edit a reservation: {extend: duration or end epoch} or {extendMax: true}, with dryRun",
+        "patch": Op("Edit a reservation, one operation at a time: {extend} or {extendMax: true}, {drop}, "
+                    "{addNodeList} or {addNodeCount}, {distro} or {profile}; or any of {name, description, owner, "
+                    "group, kernelArgs} together. dryRun answers without writing. Owners may make every edit "
+                    "(owner changes need elevation), group members only extend",
+                    data=("reservation",),
                     body=(Field("extend", (str, float), doc="a duration string or the new end as epoch seconds"),
-                          Field("extendMax", bool), Field("dryRun", bool))),
+                          Field("extendMax", bool),
+                          Field("drop", max_len=4096, doc="hosts to remove, e.g. kn[2-3] (not all of them)"),
+                          Field("addNodeList", max_len=4096, doc="hosts to add over the same window, e.g. kn[5-6]"),
+                          Field("addNodeCount", int, doc="how many hosts to add over the same window"),
+                          Field("name", max_len=64, doc="new name, 3-24 characters"),
+                          Field("description", max_len=256),
+                          Field("owner", max_len=32, doc="new owner (elevated only)"),
+                          Field("group", max_len=64, doc="new group, or none for the owner's private group"),
+                          Field("distro", max_len=64, doc="switch to this distro (a new temporary profile)"),
+                          Field("profile", max_len=64, doc="switch to this profile of the owner"),
+                          Field("kernelArgs", max_len=1024, doc="kernel args of the temporary profile"),
+                          Field("dryRun", bool, doc="decide but write nothing"))),
         "delete": Op("Delete a reservation (owner, group members, admins)"),
     }
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, resName: str) -> None:  # noqa: N803
         data = self.body(req, "patch")
         dry = bool(data.pop("dryRun", False))
-        if not data:
-            raise BadInput("requested operation had no parameters")
-        if "extend" in data and "extendMax" in data:
-            raise BadInput("extend and extendMax cannot be used together")
+        self.services.reservation_edits.check_combination(data)
         if "extend" in data:
             view, message, _ = self.services.reservations.extend_or_dry_run(
                 self.principal(req), resName, extend=data["extend"], dry_run=dry)
-        elif data.get("extendMax") is True:
+        elif "extendMax" in data:
+            if data["extendMax"] is not True:
+                raise BadInput("invalid parameter 'extendMax': must be boolean=true to have effect")
             view, message, _ = self.services.reservations.extend_or_dry_run(
                 self.principal(req), resName, extend_max=True, dry_run=dry)
         else:
-            raise BadInput("invalid parameter 'extendMax': must be boolean=true to have effect")
+            view, message, _ = self.services.reservation_edits.edit_or_dry_run(
+                self.principal(req), resName, data, dry_run=dry)
         respond(resp, 200, message, {"reservation": [view.to_json()]})
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, resName: str) -> None:  # noqa: N803

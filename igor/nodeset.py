@@ -286,6 +286,25 @@ def fold_names(names: Iterable[str]) -> str:
     return str(NodeSet.fromlist(sorted(unique), resolver=RESOLVER_NOGROUP))
 
 
+def fold_sequence(prefix: str, seqs: Iterable[int]) -> str:
+    """Fold ``prefix<n>`` names given by their numbers: ``("kn", [1, 2, 3, 7])`` -> ``kn[1-3,7]``, one number ->
+    ``kn7``, none -> ``""``. The same text :func:`fold_names` gives for unpadded names, without parsing them."""
+    ordered = sorted(set(seqs))
+    if not ordered:
+        return ""
+    if len(ordered) == 1:
+        return f"{prefix}{ordered[0]}"
+    parts = []
+    lo = prev = ordered[0]
+    for n in ordered[1:]:
+        if n != prev + 1:
+            parts.append(f"{lo}-{prev}" if prev != lo else str(lo))
+            lo = n
+        prev = n
+    parts.append(f"{lo}-{prev}" if prev != lo else str(lo))
+    return f"{prefix}[{','.join(parts)}]"
+
+
 @dataclass(frozen=True)
 class ClusterRange:
     """A cluster's node naming scheme: ``<prefix><seq>`` for ``lo <= seq <= hi``.

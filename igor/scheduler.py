@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 from pony.orm import Database, commit, select
 
 from igor._sched import ConflictError, Engine, Policy
+from igor.nodeset import fold_names, fold_sequence
 
 log = logging.getLogger("igor.scheduler")
 
@@ -44,13 +45,24 @@ class HostIndex:
     seqs: tuple[int, ...]
     by_id: dict[int, int]
     by_name: dict[str, int]
+    prefix: str | None = None  # set when every name is <prefix><seq>: ranges then fold from the numbers
 
     @classmethod
-    def of(cls, rows: list[tuple[int, str, str, int]]) -> HostIndex:
+    def of(cls, rows: list[tuple[int, str, str, int]], prefix: str | None = None) -> HostIndex:
         rows = sorted(rows, key=lambda r: r[3])
+        if prefix is not None and any(r[1] != f"{prefix}{r[3]}" for r in rows):
+            prefix = None
         return cls(ids=tuple(r[0] for r in rows), names=tuple(r[1] for r in rows),
                    hostnames=tuple(r[2] for r in rows), seqs=tuple(r[3] for r in rows),
-                   by_id={r[0]: i for i, r in enumerate(rows)}, by_name={r[1]: i for i, r in enumerate(rows)})
+                   by_id={r[0]: i for i, r in enumerate(rows)}, by_name={r[1]: i for i, r in enumerate(rows)},
+                   prefix=prefix)
+
+    def fold(self, idx: Iterable[int]) -> str:
+        """The folded range (``dn[1-4,9]``) of some hosts given by index."""
+        idx = list(idx)
+        if self.prefix is not None:
+            return fold_sequence(self.prefix, (self.seqs[i] for i in idx))
+        return fold_names(self.names[i] for i in idx)
 
 
 def server_timezone() -> str:
@@ -130,6 +142,16 @@ class Scheduler:
         with self._lock:
             yield self.current()
 
+    @property
+    def epoch(self) -> int:
+        """The epoch the engine is current with (-1 when stale): a cache key for anything derived from it."""
+        return self._epoch
+
+    def hosts_of(self) -> dict[int, tuple[int, ...]]:
+        """Every scheduled reservation's hosts (engine indices, ascending), by reservation id (hold the lock)."""
+        engine = self.engine
+        return {rid: tuple(engine.reservation(rid)[0]) for rid in engine.ids()}
+
     def invalidate(self) -> None:
         """Forget the engine: the next use rebuilds it (also when called inside :meth:`writing`)."""
         self._epoch = -1
@@ -170,7 +192,9 @@ class Scheduler:
 
     def _rebuild(self) -> None:
         db = self.db
-        hosts = HostIndex.of(list(select((h.id, h.name, h.hostname, h.sequence_id) for h in db.Host)))
+        cluster = db.Cluster.select().first()
+        hosts = HostIndex.of(list(select((h.id, h.name, h.hostname, h.sequence_id) for h in db.Host)),
+                             cluster.prefix if cluster is not None else None)
         engine = Engine(len(hosts.ids), seq=hosts.seqs, pad=self.pad, tz=self.tz)
         rows = sorted(select((r.id, r.start, r.end, r.reset_end, h.id) for r in db.Reservation for h in r.hosts))
         ids: list[int] = []

@@ -8,6 +8,8 @@ import logging
 from typing import Any
 
 import falcon
+import falcon.media
+import orjson
 
 from igor.errors import IgorError
 from igor.timefmt import format_server_time, utc_now
@@ -16,6 +18,22 @@ log = logging.getLogger("igor.api")
 
 #: Igor v2's message for a search that found nothing.
 NO_RESULTS = "search returned no results"
+
+
+class OrjsonHandler(falcon.media.BaseHandler):
+    """JSON bodies with orjson (several times faster than the stdlib both ways)."""
+
+    def serialize(self, media: object, content_type: str | None = None) -> bytes:
+        return orjson.dumps(media)
+
+    def deserialize(self, stream: Any, content_type: str | None, content_length: int | None) -> object:
+        data = stream.read()
+        if not data:
+            raise falcon.MediaNotFoundError("JSON")
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as err:
+            raise falcon.MediaMalformedError("JSON") from err
 
 
 def status_word(code: int) -> str:

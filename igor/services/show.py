@@ -1,8 +1,9 @@
 """The landing view (``GET /igor``) and the public reservation list (``GET /igor/public``).
 
-Both are built from a handful of queries however large the cluster: the hosts with their policies, every current
-and future reservation with its hosts (one prefetching query), the caller's profiles, distros and groups — never a
-query per host. Power state is not known here yet (the lifecycle issue adds drivers), so hosts report ``unknown``.
+Both are built from a handful of column queries however large the cluster (hosts with their policies, every
+reservation, the engine's host lists), never a query per host or reservation; the part every caller sees alike is
+kept per schedule epoch and minute, so a repeated ``GET /igor`` costs one epoch read plus the caller's own rows.
+Power state is not known here yet (the lifecycle issue adds drivers), so hosts report ``unknown``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ class ShowService:
         self.ctx = ctx
         self.cluster = cluster
         self.reservations = reservations
+        # (schedule epoch, minute) -> reservations' and hosts' JSON: the part of the view that is the same for
+        # every caller. Anything that changes a reservation or a host bumps the epoch (installs and install
+        # errors too: the lifecycle worker must bump it when it records them), and remainHours moves by minute.
+        self._cache: tuple[tuple[int, int], list[dict[str, Any]], list[tuple[dict[str, Any], tuple[str, ...]]]] \
+            | None = None
 
     @db_session
     def show(self, principal: Principal) -> dict[str, Any]:
@@ -33,10 +39,15 @@ class ShowService:
         cluster = db.Cluster.select().first()
         now = to_minutes(self.ctx.now())
         with self.reservations.scheduler.locked():
-            hosts = self.cluster.hosts(principal) if cluster is not None else []
-            rows = db.Reservation.select().prefetch(db.Reservation.hosts, db.Reservation.owner, db.Reservation.group,
-                                                    db.Reservation.profile)
-            views = sorted((self.reservations._view(r, now) for r in rows), key=lambda v: v.name)
+            key = (self.reservations.scheduler.epoch, now)
+            if self._cache is None or self._cache[0] != key:
+                views = self.reservations.views(now)
+                hosts = self.cluster.hosts(principal, reservations=views) if cluster is not None else []
+                self._cache = (key, [v.to_json() for v in views], [(h.to_json(), h.access_groups) for h in hosts])
+            _key, reservations, host_rows = self._cache
+        mine = set(principal.groups)
+        hosts_json = [{**h, "restricted": bool(groups) and "all" not in groups and not (mine & set(groups))}
+                      for h, groups in host_rows]
         user = db.User.get(name=principal.name)
         if principal.elevated:
             profiles = list(db.Profile.select())
@@ -49,8 +60,8 @@ class ShowService:
             "cluster": ({"name": cluster.name, "prefix": cluster.prefix, "displayHeight": cluster.display_height,
                          "displayWidth": cluster.display_width, "motd": cluster.motd or "",
                          "motdUrgent": cluster.motd_urgent} if cluster is not None else {}),
-            "hosts": [h.to_json() for h in hosts],
-            "reservations": [v.to_json() for v in views],
+            "hosts": hosts_json,
+            "reservations": reservations,
             "profiles": [{"name": p.name, "owner": p.owner.name, "distro": p.distro.name if p.distro else "",
                           "description": p.description or "", "kernelArgs": p.kernel_args or "",
                           "isDefault": p.is_default} for p in sorted(profiles, key=lambda p: (p.owner.name, p.name))],
@@ -63,16 +74,12 @@ class ShowService:
         """The ``/igor/public`` CSV (when ``server.allowPublicShow``): one line per reservation."""
         if not self.ctx.config.server.allow_public_show:
             raise Forbidden(f"public reservation list is not enabled on {self.ctx.config.instance_name}")
-        db = self.ctx.db
         lines = ["resName,owner,group,nodeCount,nodes,startTime,endTime"]
-        order = self.reservations.scheduler.hosts.by_name
-        for res in db.Reservation.select().order_by(db.Reservation.name).prefetch(db.Reservation.hosts,
-                                                                                   db.Reservation.owner,
-                                                                                   db.Reservation.group):
-            names = sorted((h.name for h in res.hosts), key=lambda n: order.get(n, 0))
-            group = "" if res.group.is_user_private else res.group.name
-            lines.append(",".join([res.name, res.owner.name, group, str(len(names)), " ".join(names),
-                                   _rfc3339(res.start), _rfc3339(res.end)]))
+        with self.reservations.scheduler.locked():
+            views = self.reservations.views(to_minutes(self.ctx.now()))
+        for v in views:
+            lines.append(",".join([v.name, v.owner, v.group, str(len(v.hosts)), " ".join(v.hosts),
+                                   _rfc3339(v.start), _rfc3339(v.end)]))
         return "\n".join(lines) + "\n"
 
 

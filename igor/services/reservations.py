@@ -261,8 +261,10 @@ class ReservationService:
                                                               within=within))
             pad = self.ctx.config.maintenance.host_maintenance_duration
             host_rows = [db.Host[self.scheduler.hosts.ids[i]] for i in hosts]
+            vlan = self._vlan(owner, req.get("vlan"))
             res = db.Reservation(
-                name=name, description=description, owner=owner, group=group, profile=profile, start=start,
+                name=name, description=description, owner=owner, group=group, profile=profile, vlan=vlan,
+                start=start,
                 end=end, orig_end=end, reset_end=end + pad, cycle_on_start=not req.get("noCycle", False),
                 hash=hashlib.sha1(f"{name}|{owner.name}|{start}|{end}|{uuid.uuid4()}".encode()).hexdigest(),
                 created=self.ctx.now().replace(tzinfo=None))
@@ -282,6 +284,39 @@ class ReservationService:
             return self.create(principal, req)
         except _DryRun as dry:
             return Placement(dry.view, dry_run=True)
+
+    def _vlan(self, owner: Any, wanted: Any) -> int:
+        """The reservation's VLAN (reference §4.2 step 10): another reservation's name (the owner's own: share its
+        VLAN), a number in ``vlan.rangeMin..rangeMax``, or nothing (the lowest free one). 0 when VLANs are off.
+        Unlike Igor v2, an exhausted range is a refusal, never VLAN 0."""
+        cfg = self.ctx.config.vlan
+        wanted = "" if wanted is None else str(wanted).strip()
+        if not cfg.enabled:
+            if wanted:
+                raise BadInput(f"vlan '{wanted}' requested, but VLAN isolation is not configured on this server "
+                               "(vlan.network)")
+            return 0
+        db = self.ctx.db
+        used = _by_vlan(select((r.vlan, r.name, r.owner.name) for r in db.Reservation))
+        if not wanted:
+            for number in range(cfg.range_min, cfg.range_max + 1):
+                if number not in used:
+                    return number
+            raise Conflict(f"no VLAN is free in the range {cfg.range_min}-{cfg.range_max}: every one is in use")
+        if wanted.isdigit():
+            number = int(wanted)
+            if not cfg.range_min <= number <= cfg.range_max:
+                raise BadInput(f"VLAN number outside permitted range {cfg.range_min}-{cfg.range_max}: {number}")
+            holders = used.get(number, [])
+            if holders and not any(o == owner.name for _n, o in holders):
+                raise Forbidden(f"VLAN {number} is in use by reservations of other users")
+            return number
+        other = find(db.Reservation, name=wanted)
+        if other is None:
+            raise NotFound(f"reservation '{wanted}' not found (vlan names a reservation to share its VLAN with)")
+        if other.owner != owner:
+            raise Forbidden(f"cannot share the VLAN of reservation '{wanted}': it belongs to another user")
+        return other.vlan
 
     def _owner(self, principal: Principal, owner: Any) -> Any:
         db = self.ctx.db
@@ -660,6 +695,14 @@ class ReservationService:
             return [{"start": s.start * 60, "end": (s.start + minutes) * 60, "latestStart": s.latest_start * 60,
                      "hosts": [names[h] for h in s.hosts], "hostRange": str(NodeList(names[h] for h in s.hosts))
                      if s.hosts else ""} for s in slots]
+
+
+def _by_vlan(rows: Any) -> dict[int, list[tuple[str, str]]]:
+    out: dict[int, list[tuple[str, str]]] = {}
+    for vlan, name, owner in rows:
+        if vlan:
+            out.setdefault(vlan, []).append((name, owner))
+    return out
 
 
 def reservation_rows(db: Any) -> list[tuple[Any, ...]]:

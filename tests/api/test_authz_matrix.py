@@ -2,7 +2,11 @@
 
 The actors (fixture ``people``): nobody (no token); ``carol``, a plain user with no tie to alice's things; ``bob``,
 a member of alice's group ``team``; ``alice``, the owner of ``team`` (and the user herself for
-``/igor/users/alice``); ``dave``, a member of ``admins``, first not elevated and then elevated; and ``igor-admin``.
+``/igor/users/alice``, and the owner of reservation ``alice-res``); ``dave``, a member of ``admins``, first not
+elevated and then elevated; and ``igor-admin``. Each cell adds to ``people`` the host policy ``gpu`` (access group
+``team``, on no host) and alice's reservation ``alice-res`` in group ``team`` (dn[9-10], 2 hours a day from now),
+unless its row is ``bare``; they are made here, not in ``people``, because other API tests count on a world
+without them.
 
 Each cell runs on a fresh ``people`` fixture, so one cell's success (a deletion, an auth-reset) cannot change
 another's outcome. Expectations follow the v2 model (reference §2.3, §2.4, §6; messages §8 and per route): no token
@@ -52,16 +56,23 @@ class Row:
     outcomes: dict[str, Want]
     path: str = ""
     body: dict[str, Any] | None = field(default=None)
+    params: dict[str, str] | None = field(default=None)
+    bare: bool = False  # run without ``gpu`` and ``alice-res`` (a policy's access group cannot be deleted)
 
     @property
     def url(self) -> str:
-        return self.path or self.template
+        path = self.path or self.template
+        return path + ("?" + "&".join(f"{k}={v}" for k, v in self.params.items()) if self.params else "")
 
 
 NO_TOKEN = Want(401, "user authentication failed - verify token failed - no token")
 ELEVATE_FIRST = Want(403, "elevated access is required before running this command")
 DENIED = Want(403, "access denied")
 NO_BASIC = Want(400, "user authentication   failed - problem reading basic auth header")  # sic: 3 spaces
+BLOCK_DENIED = "block/unblock hosts requires admin elevated privilege"
+DEFAULT_EDIT = ("changes to the default host policy are not permitted; MaxResTime will be auto-updated by changing "
+                "the server config setting")
+DEFAULT_DELETE = "deleting the default host policy is not permitted"
 
 
 def cannot(kind: str, name: str) -> Want:
@@ -97,7 +108,14 @@ def named(kind: str, name: str, allowed: dict[str, Want]) -> dict[str, Want]:
     return out
 
 
+def elevated_only(ok: Want) -> dict[str, Want]:
+    """``/hosts-ctrl/block``: v2's unassignable ``host-block`` permission; everyone not elevated gets one message."""
+    return {ANON: NO_TOKEN, **dict.fromkeys((*USERS, DAVE), Want(403, BLOCK_DENIED)), **dict.fromkeys(ELEVATED, ok)}
+
+
 NO_ELEVATION_NEEDED = "igor-admin does not require the elevate privilege"
+EXTENDED = re.compile(r"reservation 'alice-res' extended from \S+ to \S+")
+NOT_PUBLIC = Want(403, "public reservation list is not enabled on igor")  # text/plain, not an envelope
 
 #: One row per (method, route) of ``ROUTES``, every actor.
 MATRIX: tuple[Row, ...] = (
@@ -135,7 +153,7 @@ MATRIX: tuple[Row, ...] = (
     Row("GET", "/igor/groups", any_user(Want(200, ""))),
     Row("PATCH", "/igor/groups/{groupName}", path="/igor/groups/team", body={"description": "x"},
         outcomes=named("group", "team", dict.fromkeys((ALICE, *ELEVATED), Want(200, "")))),
-    Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/team",
+    Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/team", bare=True,
         outcomes=named("group", "team", dict.fromkeys((ALICE, *ELEVATED), Want(200, "")))),
     # No igor-clusters.yaml in the test IGOR_HOME: allowed callers get the handler's 404. Its message is not
     # asserted: v2 names the two places it looks, Igor looks in three (config.find_clusters_file).
@@ -143,6 +161,32 @@ MATRIX: tuple[Row, ...] = (
     Row("GET", "/igor/clusters", admin_only(Want(200, ""))),
     Row("PATCH", "/igor/clusters/motd", admin_only(Want(200, "")), body={"motd": "hi", "motdUrgent": False}),
     Row("GET", "/igor/hosts", any_user(Want(200, ""))),
+    # No igor-clusters.yaml in the test IGOR_HOME: nothing to rewrite, so the message stays v2's empty one.
+    Row("PATCH", "/igor/hosts/{hostName}", path="/igor/hosts/dn3", body={"boot": "uefi"},
+        outcomes=named("host", "dn3", dict.fromkeys(ELEVATED, Want(200, "")))),
+    Row("DELETE", "/igor/hosts/{hostName}", path="/igor/hosts/dn3",
+        outcomes=named("host", "dn3", dict.fromkeys(ELEVATED, Want(200, "")))),
+    Row("PATCH", "/igor/hosts-ctrl/block", elevated_only(Want(200, "")), body={"hosts": "dn3", "block": True}),
+    Row("PATCH", "/igor/hosts-ctrl/policy", admin_only(Want(200, "")), body={"policy": "gpu", "nodeList": "dn[1-2]"}),
+    Row("POST", "/igor/hostpolicy", admin_only(Want(201, "")), body={"name": "newpol"}),
+    Row("GET", "/igor/hostpolicy", any_user(Want(200, ""))),
+    # Named policies are refused like collection routes (services/policies.py): a user outside admins gets
+    # ``access denied`` whether or not the policy exists; only a non-elevated admin learns that it does not.
+    Row("PATCH", "/igor/hostpolicy/{hostpolicyName}", admin_only(Want(200, "")), path="/igor/hostpolicy/gpu",
+        body={"maxResTime": "2h"}),
+    Row("DELETE", "/igor/hostpolicy/{hostpolicyName}", admin_only(Want(200, "")), path="/igor/hostpolicy/gpu"),
+    Row("POST", "/igor/reservations", any_user(Want(201, "")),
+        body={"name": "newres", "nodeList": "dn[3-4]", "duration": "1h"}),
+    # Not asserted: the message ("" or "search returned no results") says whether the caller has reservations.
+    Row("GET", "/igor/reservations", any_user(Want(200))),
+    Row("GET", "/igor/reservations/speculate", any_user(Want(200, "")), params={"nodes": "2"}),
+    # Owners may make every edit, group members only extend (and delete).
+    Row("PATCH", "/igor/reservations/{resName}", path="/igor/reservations/alice-res", body={"extend": "1h"},
+        outcomes=named("reservation", "alice-res", dict.fromkeys((ALICE, BOB, *ELEVATED), Want(200, EXTENDED)))),
+    Row("DELETE", "/igor/reservations/{resName}", path="/igor/reservations/alice-res",
+        outcomes=named("reservation", "alice-res", dict.fromkeys((ALICE, BOB, *ELEVATED), Want(200, "")))),
+    Row("GET", "/igor", any_user(Want(200, ""))),
+    Row("GET", "/igor/public", public(NOT_PUBLIC)),  # server.allowPublicShow is off by default
 )
 
 #: Further cells: names that do not exist, system and private groups, the actions only admins may take.
@@ -188,6 +232,9 @@ EXTRA: tuple[Row, ...] = (
     Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/admins", outcomes={
         CAROL: cannot("group", "admins"), DAVE: ELEVATE_FIRST,
         **dict.fromkeys(ELEVATED, Want(403, "group 'admins' deletion not allowed"))}),
+    Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/team", outcomes={  # team: gpu's access group
+        BOB: cannot("group", "team"), DAVE: ELEVATE_FIRST, **dict.fromkeys((ALICE, *ELEVATED), Want(409, (
+            "cannot delete 'team' - must edit or remove host policies defining access for this group (gpu)")))}),
     Row("DELETE", "/igor/groups/{groupName}", path="/igor/groups/all", outcomes={
         BOB: cannot("group", "all"), DAVE_UP: Want(403, "group 'all' deletion not allowed")}),
     # v2 makes igor-admin the owner of a group it creates; Igor refuses (igor-admin may not be in any group,
@@ -195,9 +242,54 @@ EXTRA: tuple[Row, ...] = (
     Row("POST", "/igor/groups", body={"name": "solo"}, outcomes={
         ROOT: Want(400, "a group needs at least one owner (igor-admin cannot own groups it creates)"),
         DAVE: Want(201, "igor group 'solo' created ")}),
+    Row("PATCH", "/igor/hosts/{hostName}", path="/igor/hosts/dn99", body={"boot": "uefi"}, outcomes={
+        CAROL: missing("host", "dn99"), DAVE: missing("host", "dn99"),
+        **dict.fromkeys(ELEVATED, Want(404, "host 'dn99' not found"))}),
+    Row("DELETE", "/igor/hosts/{hostName}", path="/igor/hosts/dn99", outcomes={
+        CAROL: missing("host", "dn99"), DAVE: missing("host", "dn99"),
+        **dict.fromkeys(ELEVATED, Want(404, "host 'dn99' not found"))}),
+    Row("DELETE", "/igor/hosts/{hostName}", path="/igor/hosts/dn9", outcomes={
+        CAROL: cannot("host", "dn9"), DAVE: ELEVATE_FIRST,
+        DAVE_UP: Want(409, "cannot delete a node with an active reservation: host 'dn9' is in current or future "
+                           "reservation(s) alice-res")}),
+    Row("PATCH", "/igor/hosts-ctrl/block", body={"hosts": "dn3", "block": False}, outcomes={
+        CAROL: Want(403, BLOCK_DENIED), DAVE: Want(403, BLOCK_DENIED),
+        **dict.fromkeys(ELEVATED, Want(409, "cannot un-block a non-blocked host: 'dn3'"))}),
+    Row("PATCH", "/igor/hostpolicy/{hostpolicyName}", path="/igor/hostpolicy/nopolicy", body={"maxResTime": "2h"},
+        outcomes={CAROL: DENIED, DAVE: missing("policy", "nopolicy"),
+                  **dict.fromkeys(ELEVATED, Want(404, "policy(s) 'nopolicy' not found"))}),
+    Row("DELETE", "/igor/hostpolicy/{hostpolicyName}", path="/igor/hostpolicy/nopolicy", outcomes={
+        CAROL: DENIED, DAVE: missing("policy", "nopolicy"),
+        **dict.fromkeys(ELEVATED, Want(404, "policy(s) 'nopolicy' not found"))}),
+    Row("PATCH", "/igor/hostpolicy/{hostpolicyName}", path="/igor/hostpolicy/default", body={"maxResTime": "2h"},
+        outcomes={CAROL: DENIED, DAVE: ELEVATE_FIRST, **dict.fromkeys(ELEVATED, Want(403, DEFAULT_EDIT))}),
+    Row("DELETE", "/igor/hostpolicy/{hostpolicyName}", path="/igor/hostpolicy/default", outcomes={
+        CAROL: DENIED, DAVE: ELEVATE_FIRST, **dict.fromkeys(ELEVATED, Want(403, DEFAULT_DELETE))}),
+    Row("POST", "/igor/hostpolicy", body={"name": "Default"}, outcomes={
+        CAROL: DENIED, DAVE: ELEVATE_FIRST,
+        **dict.fromkeys(ELEVATED, Want(409, "'Default' is the system default host policy name"))}),
+    Row("PATCH", "/igor/reservations/{resName}", path="/igor/reservations/alice-res", body={"description": "x"},
+        outcomes={ALICE: Want(200), BOB: cannot("reservation", "alice-res"), CAROL: cannot("reservation", "alice-res"),
+                  DAVE: ELEVATE_FIRST, DAVE_UP: Want(200)}),
+    Row("PATCH", "/igor/reservations/{resName}", path="/igor/reservations/nores", body={"extend": "1h"}, outcomes={
+        CAROL: missing("reservation", "nores"), DAVE: missing("reservation", "nores"),
+        **dict.fromkeys(ELEVATED, Want(404, "reservation 'nores' not found"))}),
+    Row("DELETE", "/igor/reservations/{resName}", path="/igor/reservations/nores", outcomes={
+        CAROL: missing("reservation", "nores"), DAVE: missing("reservation", "nores"),
+        **dict.fromkeys(ELEVATED, Want(404, "reservation 'nores' not found"))}),
 )
 
 CELLS = [(row, actor) for row in MATRIX + EXTRA for actor in ACTORS if actor in row.outcomes]
+
+
+def _furnish(api) -> None:
+    """Host policy ``gpu`` (access group ``team``, on no host) and alice's reservation ``alice-res`` (group
+    ``team``, dn[9-10], 2 hours starting a day from now)."""
+    services = api.services
+    services.policies.create(services.auth.principal_for("igor-admin"), {"name": "gpu", "accessGroups": ["team"]})
+    services.reservations.create(services.auth.principal_for("alice"), {
+        "name": "alice-res", "nodeList": "dn[9-10]", "group": "team", "duration": "2h",
+        "start": services.ctx.now().timestamp() + 86400})
 
 
 def _id(cell: tuple[Row, str]) -> str:
@@ -235,15 +327,26 @@ def test_documented_auth_agrees_with_the_matrix(row: Row):
 
 
 def _call(api, row: Row, actor: str):
+    if not row.bare:
+        _furnish(api)
     if actor == DAVE_UP:
         api.elevate("dave")
     user = None if actor == ANON else "dave" if actor == DAVE_UP else actor
-    kwargs = {"json": row.body} if row.body is not None else {}
-    return api.call(row.method, row.url, as_user=user, **kwargs)
+    kwargs: dict[str, Any] = {"json": row.body} if row.body is not None else {}
+    if row.params:
+        kwargs["params"] = row.params
+    return api.call(row.method, row.path or row.template, as_user=user, **kwargs)
 
 
 def _matches(want: str | re.Pattern[str], got: str) -> bool:
     return bool(want.fullmatch(got)) if isinstance(want, re.Pattern) else want == got
+
+
+def _message(row: Row, r) -> str | None:
+    """The answer's message: the envelope's, or the text of a text answer (``/igor/public``)."""
+    if row.template == "/igor/public":
+        return r.text.removesuffix("\n")
+    return r.json.get("message") if isinstance(r.json, dict) else None
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=_id)
@@ -251,15 +354,18 @@ def test_cell(people, cell: tuple[Row, str]):
     row, actor = cell
     want = row.outcomes[actor]
     r = _call(people, row, actor)
-    body = r.json
     if row.template == "/igor/openapi.json" and r.status_code == 200:
-        assert body["openapi"].startswith("3.") and "/igor/users" in body["paths"]
+        assert r.json["openapi"].startswith("3.") and "/igor/users" in r.json["paths"]
+    elif row.template == "/igor/public":  # CSV when enabled, else a line of text: never an envelope
+        kind = "text/csv" if r.status_code == 200 else "text/plain"
+        assert r.headers["content-type"].startswith(kind), r.headers["content-type"]
     else:
+        body = r.json
         assert isinstance(body, dict) and set(body) == {"status", "message", "serverTime", "data"}, body
         assert body["status"] == status_word(r.status_code), body
         assert isinstance(body["message"], str) and isinstance(body["data"], dict)
         assert isinstance(body["serverTime"], str) and body["serverTime"]
-    got = (r.status_code, body.get("message") if isinstance(body, dict) else None)
+    got = (r.status_code, _message(row, r))
     if want.status >= 400 and want.message is not None:
         assert _matches(want.message, got[1] or "") and got[0] == want.status, \
             f"want {want.status} {want.message!r}, got {got[0]} {got[1]!r}"
@@ -276,5 +382,6 @@ def test_success_message(people, cell: tuple[Row, str]):
     row, actor = cell
     want = row.outcomes[actor]
     r = _call(people, row, actor)
-    assert r.status_code == want.status, r.json
-    assert _matches(want.message, r.json["message"]), f"want {want.message!r}, got {r.json['message']!r}"
+    got = _message(row, r)
+    assert r.status_code == want.status, got
+    assert _matches(want.message, got or ""), f"want {want.message!r}, got {got!r}"

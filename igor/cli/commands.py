@@ -1,0 +1,168 @@
+"""Turning a parsed command (a grammar :class:`~igor.cli.grammar.Verb` plus the values typed) into an API call,
+and running it: :func:`build_request` checks and converts every value client-side (bad durations, datetimes and
+node expressions are :class:`UsageError`), :func:`execute` sends it and returns a :class:`Result` — data, not
+text, so the batch CLI and the shell render it the same way.
+"""
+
+from __future__ import annotations
+
+import getpass
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from igor.cli.grammar import Flag, Verb
+from igor.client import IgorClient, Response
+
+
+class UsageError(Exception):
+    """The command line is wrong (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API call."""
+
+    method: str
+    path: str
+    query: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command produced: the server's message and data, and how to render them."""
+
+    message: str
+    data: dict[str, Any]
+    render: str = "message"
+    server_time: str = ""
+
+
+def convert(flag: Flag, raw: Any, tz: str | None) -> tuple[str, Any]:
+    """Check and convert one typed value; returns ``(api field, value)``.
+
+    Raises:
+        UsageError: The value does not parse as the flag's kind (message says what was expected).
+    """
+    from igor.errors import BadInput
+    from igor.nodeset import NodeList
+    from igor.timefmt import parse_datetime, parse_duration
+
+    param = flag.param or flag.dest
+    opt = flag.name if flag.positional else f"--{flag.name}"
+    text = raw.strip() if isinstance(raw, str) else raw
+    try:
+        if flag.kind == "bool":
+            return param, bool(raw)
+        if flag.kind == "int":
+            try:
+                return param, int(text)
+            except ValueError:
+                raise UsageError(f"{opt}: '{raw}' is not a whole number") from None
+        if flag.kind == "duration":
+            parse_duration(text)
+            return param, text
+        if flag.kind == "datetime":
+            return param, parse_datetime(text, tz) * 60
+        if flag.kind == "when":
+            try:
+                parse_duration(text)
+                return param, text
+            except BadInput:
+                try:
+                    return param, parse_datetime(text, tz) * 60
+                except BadInput as err:
+                    raise UsageError(f"{opt}: '{raw}' is neither a duration (90, 3d, 5h32m) nor a datetime "
+                                     f"({err})") from None
+        if flag.kind == "hosts":
+            NodeList.parse(text)
+            return param, text
+        if flag.kind == "nodes":
+            if text.isdigit():
+                if int(text) < 1:
+                    raise UsageError(f"{opt}: a node count must be at least 1")
+                return flag.count_param or param, int(text)
+            NodeList.parse(text)
+            return param, text
+        if flag.kind == "list":
+            return param, [part.strip() for part in str(text).split(",") if part.strip()]
+        if flag.kind == "choice" and text not in flag.choices:
+            raise UsageError(f"{opt}: '{raw}' is not one of {', '.join(flag.choices)}")
+        return param, text
+    except BadInput as err:
+        raise UsageError(f"{opt}: {err}") from None
+
+
+def build_request(verb: Verb, values: dict[str, Any], *, tz: str | None = None) -> Request:
+    """The API call for ``verb`` with the typed ``values`` (keyed by :attr:`Flag.dest`)."""
+    method, path = verb.method, verb.path
+    for alt in verb.alts:
+        if values.get(alt.flag.replace("-", "_")):
+            method, path = alt.method, alt.path
+    query: dict[str, Any] = {}
+    body: dict[str, Any] = dict(verb.fixed)
+    for flag in verb.flags:
+        raw = values.get(flag.dest)
+        if raw is None or raw is False:
+            if flag.default is not None and flag.param:
+                (query if flag.to == "query" else body)[flag.param] = flag.default
+            continue
+        if flag.param is None:
+            continue
+        param, value = convert(flag, raw, tz)
+        if flag.to == "path":
+            path = path.replace("{" + param + "}", urllib.parse.quote(str(value), safe=""))
+        elif flag.to == "query":
+            query[param] = value
+        else:
+            body[param] = value
+    if "{" in path:
+        raise UsageError(f"missing argument for {path}")
+    send_body = method in ("POST", "PUT", "PATCH")
+    return Request(method, path, query, body if send_body else None)
+
+
+def prepare(key: str, verb: Verb, values: dict[str, Any], *, user: str | None) -> dict[str, Any]:
+    """Per-command rules the table cannot express; returns the values to build the request from."""
+    values = dict(values)
+    if key == "res create" and values.get("kernel_args") and values.get("profile"):
+        raise UsageError("kernel args cannot be added to an existing profile when creating a new reservation "
+                         "-- edit the profile first")
+    if key == "user show" and not values.get("all") and not values.get("names"):
+        if user:
+            values["names"] = user
+    if key == "user edit":
+        if not values.get("name"):
+            if not user:
+                raise UsageError("no user to edit: give -n NAME or log in first")
+            values["name"] = user
+    if key == "show":
+        if (values.get("current") or values.get("error")) and values.get("future"):
+            raise UsageError("excluded all current and future reservations")
+        if values.get("filter_name") and values.get("filter_owner"):
+            raise UsageError("can't filter by reservation and owner at same time")
+        if values.get("group") and values.get("all"):
+            raise UsageError("show group-only not compatible with show all reservations")
+    return values
+
+
+def execute(client: IgorClient, key: str, verb: Verb, values: dict[str, Any], *, tz: str | None = None) -> Result:
+    """Run one server command and return its result.
+
+    Raises:
+        UsageError: A value is wrong.
+        ApiError / ConnectionFailed: From the client.
+    """
+    values = prepare(key, verb, values, user=client.tokens.user())
+    request = build_request(verb, values, tz=tz)
+    if key == "user edit" and values.get("password") and request.body is not None:
+        old = getpass.getpass("current password: ")
+        new = getpass.getpass("new password: ")
+        if getpass.getpass("new password again: ") != new:
+            raise UsageError("the new passwords do not match")
+        request.body.update({"oldPassword": old, "password": new})
+    resp: Response = client.call(request.method, request.path, query=request.query or None, body=request.body)
+    if key == "user edit" and values.get("password"):
+        client.tokens.clear()  # Igor v2: a changed password ends the session
+    return Result(resp.message, resp.data, verb.render, resp.server_time)

@@ -1,0 +1,190 @@
+"""Pure formatters for the client: ``igor: <message>`` lines and the plain tables of the ``show`` verbs.
+
+Each function takes data (the API answer's ``data``) and returns text; nothing here prints, reads the terminal or
+talks HTTP, so output is testable line by line. The ``igor show`` node map lives in ``igor.cli.show``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from igor.timefmt import format_datetime
+
+GREEN, YELLOW, RED_BG, RESET = "\x1b[32m", "\x1b[33m", "\x1b[97;41m", "\x1b[0m"
+
+
+def message(text: str, *, ok: bool = True, server_error: bool = False, color: bool = False) -> str:
+    """Igor v2's one-line answer: ``igor: <message>``, green on success, yellow on refusal, red on error."""
+    if not text:
+        text = "success" if ok else ("unspecified error" if server_error else "unspecified failure")
+    line = f"igor: {text}"
+    if not color:
+        return line
+    tint = GREEN if ok else (RED_BG if server_error else YELLOW)
+    return f"{tint}{line}{RESET}"
+
+
+def pretty_json(data: Any) -> str:
+    """One indented JSON document (``--json`` output and ``igor settings``)."""
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, title: str = "") -> str:
+    """A left-aligned text table; cells are ``str()``-ed, ``None`` shows as empty."""
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    lines = [title] if title else []
+    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+    return "\n".join(lines)
+
+
+def _when(epoch: object, tz: str | None) -> str:
+    if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+        return ""
+    return format_datetime(int(epoch) // 60, tz)
+
+
+def _join(values: object) -> str:
+    if isinstance(values, (list, tuple)):
+        return ",".join(str(v) for v in values)
+    return "" if values is None else str(values)
+
+
+def res_status(r: dict[str, Any], now: int) -> str:
+    """``active``, ``future`` or the install error of a reservation."""
+    if r.get("installError"):
+        return str(r["installError"])
+    return "future" if int(r.get("start") or 0) > now else "active"
+
+
+def reservations(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor res show``: one row per reservation, sorted by end time."""
+    items = sorted(data.get("reservations") or [], key=lambda r: (r.get("end") or 0, r.get("name") or ""))
+    if not items:
+        return "igor: no reservations to show (yet) or no matches based on search criteria"
+    if simple:
+        blocks = []
+        for r in items:
+            lines = [f"RESERVATION: {r.get('name')}",
+                     f"-DESCRIPTION: {r.get('description') or ''}", f"-OWNER: {r.get('owner')}",
+                     f"-GROUP: {r.get('group') or ''}", f"-PROFILE: {r.get('profile') or ''}",
+                     f"-DISTRO: {r.get('distro') or ''}", f"-HOSTS: {r.get('hostRange') or ''}",
+                     f"-VLAN: {r.get('vlan') or ''}", f"-START: {_when(r.get('start'), tz)}",
+                     f"-END: {_when(r.get('end'), tz)}", f"-ORIG-END: {_when(r.get('origEnd'), tz)}",
+                     f"-EXTEND-COUNT: {r.get('extendCount', 0)}", f"-STATUS: {res_status(r, now)}"]
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+    rows = []
+    for r in items:
+        active = int(r.get("start") or 0) <= now
+        down = len(r.get("hostsDown") or []) + len(r.get("hostsPowerNA") or []) if active else ""
+        rows.append([r.get("name"), r.get("description"), r.get("owner"), r.get("group"), r.get("profile"),
+                     r.get("distro"), r.get("hostRange"), down, r.get("vlan") or "", _when(r.get("start"), tz),
+                     _when(r.get("end"), tz), res_status(r, now)])
+    return table(["NAME", "DESCRIPTION", "OWNER", "GROUP", "PROFILE", "DISTRO", "HOSTS", "DOWN/NA", "VLAN",
+                  "START", "END", "STATUS"], rows)
+
+
+def windows(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor res speculate``: the earliest windows that would be granted."""
+    items = data.get("windows") or []
+    if not items:
+        return "igor: no window found for this request"
+    rows = [[_when(w.get("start"), tz), _when(w.get("end"), tz), _when(w.get("latestStart"), tz),
+             len(w.get("hosts") or []), w.get("hostRange")] for w in items]
+    return table(["START", "END", "LATEST-START", "#", "NODES"], rows)
+
+
+def hosts(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor host show``."""
+    rows = [[h.get("name"), h.get("state"), h.get("powered"), h.get("bootMode"), h.get("mac"), h.get("hostName"),
+             h.get("ip"), h.get("eth"), h.get("hostPolicy"), _join(h.get("accessGroups")),
+             "yes" if h.get("restricted") else "", _join(h.get("reservations"))]
+            for h in data.get("hosts") or []]
+    return table(["NODE", "STATE", "POWER", "BOOT-TYPE", "MACID", "HOSTNAME", "IP", "ETH", "POLICY",
+                  "ACCESS-GROUPS", "RESTRICTED", "RESERVATIONS"], rows)
+
+
+def _blocks(value: object) -> str:
+    if not isinstance(value, list):
+        return _join(value)
+    out = []
+    for b in value:
+        if isinstance(b, dict):
+            out.append(f"{b.get('start', '')} / {b.get('duration', '')}")
+        else:
+            out.append(str(b))
+    return ", ".join(out)
+
+
+def policies(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor policy show``."""
+    rows = [[p.get("name"), p.get("hosts"), p.get("maxResTime"), _join(p.get("accessGroups")),
+             _blocks(p.get("scheduleBlock"))] for p in data.get("hostPolicies") or []]
+    return table(["NAME", "HOSTS", "MAX-RES-TIME", "ACCESS-GROUPS", "NOT-AVAIL"], rows)
+
+
+def users(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor user show``."""
+    rows = [[u.get("name"), u.get("fullName"), _when(u.get("joinDate"), tz), u.get("email"), _join(u.get("groups"))]
+            for u in data.get("users") or []]
+    return table(["NAME", "FULL NAME", "JOINED", "EMAIL", "GROUPS"], rows)
+
+
+def groups(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor group show``: the groups you own, then those you are a member of."""
+    out = []
+    for title, key in (("OWNER OF", "owner"), ("MEMBER OF", "member")):
+        rows = [[g.get("name"), g.get("description"), _join(g.get("owners")), _join(g.get("members")),
+                 _join(g.get("distros")), _join(g.get("reservations")), _join(g.get("hostPolicies"))]
+                for g in data.get(key) or []]
+        if rows:
+            out.append(table(["NAME", "DESCRIPTION", "OWNERS", "MEMBERS", "DISTROS", "RESERVATIONS", "POLICIES"],
+                             rows, title=title))
+    return "\n\n".join(out) or "igor: no groups to show"
+
+
+def clusters(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor cluster show``: a table, or the YAML text the server sent."""
+    for key in ("yaml", "text"):
+        if isinstance(data.get(key), str):
+            return str(data[key]).rstrip()
+    items = data.get("clusters") or ([data["cluster"]] if isinstance(data.get("cluster"), dict) else [])
+    if not items:
+        return pretty_json(data)
+    rows = [[c.get("name"), c.get("prefix"), c.get("displayWidth"), c.get("displayHeight"),
+             c.get("motdUrgent"), c.get("motd")] for c in items]
+    return table(["NAME", "PREFIX", "DISPLAY-W", "DISPLAY-H", "MOTD-URGENT", "MOTD"], rows)
+
+
+def show_fallback(payload: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor show`` without the node-map renderer: the cluster line and the reservation table."""
+    cluster = payload.get("cluster") or {}
+    head = (f"Cluster Name : {cluster.get('name', '')}\nPrefix : {cluster.get('prefix', '')}\n"
+            f"Total Nodes : {len(payload.get('hosts') or [])}")
+    if cluster.get("motd"):
+        head += f"\nMOTD: {cluster['motd']}"
+    items = payload.get("reservations") or []
+    if not items:
+        return head + "\n\nYou have no owned or group-affiliated reservations. " \
+                      "(Use the --all flag to see complete reservation list.)"
+    rows = [[r.get("name"), r.get("owner"), _when(r.get("start"), tz), _when(r.get("end"), tz),
+             len(r.get("hosts") or []), r.get("hostRange")]
+            for r in sorted(items, key=lambda r: (r.get("end") or 0, r.get("name") or ""))]
+    return head + "\n\n" + table(["NAME", "OWNER", "START", "END", "#", "NODES"], rows, title="RESERVATIONS")
+
+
+Renderer = Callable[..., str]
+
+#: Table renderers by the ``render`` name a grammar verb declares.
+TABLES: dict[str, Renderer] = {
+    "reservations": reservations, "windows": windows, "hosts": hosts, "policies": policies, "users": users,
+    "groups": groups, "clusters": clusters,
+}

@@ -1,0 +1,1 @@
+"""Tests of the igor client (batch CLI)."""

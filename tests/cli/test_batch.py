@@ -1,0 +1,192 @@
+"""The real ``igor`` executable against a live ``igor-server --demo`` started by the test (one per module):
+login, create/show/extend/speculate/delete, dry runs, blocking, exit codes and ``--json`` parsed here."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_server import free_port, stop, wait_up
+
+ALICE_PW = "changeMe$1"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = {**os.environ, "IGOR_HOME": str(home / "home"), "IGOR_BCRYPT_ROUNDS": "4"}
+    env.pop("IGOR_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "igor.server", "--demo", "--port", str(port), "--workers", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(base, proc)
+        yield base
+    finally:
+        stop(proc)
+
+
+def _igor_command() -> list[str]:
+    script = Path(sys.executable).parent / "igor"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "igor.cli.main"]
+
+
+class Igor:
+    """Runs the ``igor`` executable with its own client home and ``$IGOR_SERVER``."""
+
+    def __init__(self, server: str, home: Path) -> None:
+        self.home = home
+        self.env = {**os.environ, "IGOR_SERVER": server, "IGOR_CLIENT_HOME": str(home), "HOME": str(home.parent),
+                    "NO_COLOR": "1"}
+        self.env.pop("IGOR_CLIENT_CONFIG", None)
+
+    def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*_igor_command(), *args], env=self.env, input=stdin, capture_output=True, text=True,
+                              timeout=60)
+
+    def json(self, *args: str) -> dict:
+        done = self(*args, "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def login(self, user: str = "alice", password: str = ALICE_PW) -> None:
+        done = self("login", "-u", user, "--password-stdin", stdin=password + "\n")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("igor: ")
+
+
+@pytest.fixture
+def igor(server: str, tmp_path: Path) -> Igor:
+    return Igor(server, tmp_path / "client")
+
+
+def test_reservation_lifecycle(igor: Igor) -> None:
+    igor.login()
+    assert stat.S_IMODE((igor.home / "auth_token").stat().st_mode) == 0o600
+    assert (igor.home / "lastuser").read_text().strip() == "alice"
+
+    created = igor.json("res", "create", "demo1", "-n", "4", "-d", "2h")
+    res = created["reservation"][0]
+    assert res["name"] == "demo1" and len(res["hosts"]) == 4 and res["end"] - res["start"] == 7200
+
+    shown = igor.json("res", "show")
+    assert [r["name"] for r in shown["reservations"]] == ["demo1"]
+
+    table = igor("res", "show")
+    assert table.returncode == 0 and "demo1" in table.stdout and "STATUS" in table.stdout
+
+    extended = igor("res", "edit", "demo1", "--extend", "1h")
+    assert extended.returncode == 0, extended.stderr
+    assert extended.stdout.startswith("igor: reservation 'demo1' extended")
+    after = igor.json("res", "show")["reservations"][0]
+    assert after["end"] == res["end"] + 3600
+
+    windows = igor.json("res", "speculate", "-n", "8", "-d", "1h")["windows"]
+    assert windows and len(windows[0]["hosts"]) == 8 and windows[0]["end"] - windows[0]["start"] == 3600
+
+    dry = igor("res", "create", "demo2", "-n", "2", "-d", "1h", "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.startswith("igor: dry run"), dry.stdout + dry.stderr
+    assert [r["name"] for r in igor.json("res", "show")["reservations"]] == ["demo1"]
+
+    show = igor("show")
+    assert show.returncode == 0 and "demo1" in show.stdout and "\x1b[" not in show.stdout
+
+    deleted = igor("res", "del", "demo1")
+    assert (deleted.returncode, deleted.stdout.strip()) == (0, "igor: success")
+    assert igor.json("res", "show")["reservations"] == []
+    assert "no reservations to show" in igor("res", "show").stdout
+
+
+def test_blocked_host_refuses_a_by_name_reservation(igor: Igor) -> None:
+    igor.login("igor-admin", "igor-admin")
+    blocked = igor("host", "block", "dn5")
+    assert blocked.returncode == 0, blocked.stderr
+    try:
+        hosts = igor.json("host", "show", "-n", "dn5")["hosts"]
+        assert hosts[0]["state"] == "blocked"
+        refused = igor("res", "create", "onblocked", "-n", "dn5", "-d", "1h")
+        assert refused.returncode == 1
+        assert refused.stderr.startswith("igor: ") and "dn5" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        as_json = igor("res", "create", "onblocked", "-n", "dn5", "-d", "1h", "--json")
+        assert as_json.returncode == 1 and as_json.stdout == ""
+    finally:
+        assert igor("host", "unblock", "dn5").returncode == 0
+
+
+def test_refusals_exit_1_with_the_server_message(igor: Igor) -> None:
+    igor.login()
+    not_admin = igor("elevate")
+    assert (not_admin.returncode, not_admin.stderr.strip()) == (1, "igor: user 'alice' is not an admin")
+    bad_name = igor("res", "create", "r1", "-n", "2")
+    assert bad_name.returncode == 1 and "not a legal reservation name" in bad_name.stderr
+    missing = igor("res", "del", "nosuchres")
+    assert missing.returncode == 1 and missing.stderr.startswith("igor: ")
+
+
+@pytest.mark.parametrize("args", [
+    ["res", "create", "demo9", "-n", "4", "-d", "2x"],
+    ["res", "create", "demo9", "-n", "dn[1-"],
+    ["res", "create", "demo9"],
+    ["res", "edit", "demo9", "--extend", "soonish"],
+    ["res", "bogus"],
+    ["res"],
+    ["show", "-c", "-f"],
+    ["show", "--sort-name", "--sort-owner"],
+])
+def test_usage_errors_exit_2(igor: Igor, args: list[str]) -> None:
+    done = igor(*args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.startswith("igor: ") and "Traceback" not in done.stderr
+
+
+def test_logout_then_commands_say_to_log_in(igor: Igor) -> None:
+    igor.login()
+    out = igor("logout")
+    assert (out.returncode, out.stdout.strip()) == (0, "igor: auth session closed")
+    assert not (igor.home / "auth_token").exists()
+    again = igor("res", "show")
+    assert again.returncode == 1 and "igor login" in again.stderr
+    assert "auth session closed" in igor("logout").stdout  # logging out twice is fine
+
+
+def test_wrong_password_and_unreachable_server(igor: Igor, tmp_path: Path) -> None:
+    bad = igor("login", "-u", "alice", "--password-stdin", stdin="wrong\n")
+    assert bad.returncode == 1 and "incorrect password" in bad.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gone = Igor(f"http://127.0.0.1:{port}", tmp_path / "other")
+    done = gone("res", "show")
+    assert done.returncode == 1 and f"127.0.0.1:{port}" in done.stderr
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_login_prompt_then_replay(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No token and a terminal: igor asks for the user and password, logs in and replays the command."""
+    from igor.cli import main as cli_main
+
+    monkeypatch.setenv("IGOR_SERVER", server)
+    monkeypatch.setenv("IGOR_CLIENT_HOME", str(tmp_path / "tty"))
+    monkeypatch.delenv("IGOR_CLIENT_CONFIG", raising=False)
+    monkeypatch.setattr(cli_main.getpass, "getpass", lambda prompt="": ALICE_PW)
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_main.main(["res", "show", "--json"], out=out, err=err, stdin=_Tty("alice\n"))
+    assert code == 0, err.getvalue()
+    assert "igor username (enter = " in err.getvalue()
+    assert json.loads(out.getvalue()) == {"reservations": []}
+    assert (tmp_path / "tty" / "auth_token").exists()

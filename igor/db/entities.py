@@ -8,6 +8,10 @@ Tables beyond Igor v2's schema (reference §9.2): ``Token`` (hashed API tokens),
 event/outbox the lifecycle worker consumes), ``ScheduleEpoch`` (one row bumped by every scheduling change, the
 coherence point of DESIGN.md §3), ``WorkerLease`` (which server process runs the lifecycle worker) and ``Meta``
 (schema version).
+
+Portability notes: datetimes carry microseconds everywhere (``precision=6``: MySQL's plain DATETIME would drop
+them); JSON columns are left out of Pony's optimistic checks (``optimistic=False``: MariaDB has no
+``CAST(… AS JSON)`` for the comparison Pony would generate).
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ def define_entities(db: Database) -> None:
         full_name = Optional(str, 64)
         email = Optional(str, 255, unique=True, nullable=True)
         pass_hash = Optional(str, 128)
-        created = Required(datetime, default=datetime.utcnow)
+        created = Required(datetime, precision=6, default=datetime.utcnow)
         ldap_managed = Required(bool, default=False)
-        elevated_until = Optional(datetime)
+        elevated_until = Optional(datetime, precision=6)
         groups = Set("Group", reverse="members", table="groups_users")
         owned_groups = Set("Group", reverse="owners", table="groups_owners")
         tokens = Set("Token", cascade_delete=True)
@@ -50,8 +54,8 @@ def define_entities(db: Database) -> None:
         _table_ = "tokens"
         digest = Required(str, 64, unique=True)
         user = Required(User)
-        created = Required(datetime, default=datetime.utcnow)
-        expires = Required(datetime, index=True)
+        created = Required(datetime, precision=6, default=datetime.utcnow)
+        expires = Required(datetime, precision=6, index=True)
 
     class Group(db.Entity):
         _table_ = "groups"
@@ -59,7 +63,7 @@ def define_entities(db: Database) -> None:
         description = Optional(str, 256)
         is_user_private = Required(bool, default=False)
         is_ldap = Required(bool, default=False)
-        created = Required(datetime, default=datetime.utcnow)
+        created = Required(datetime, precision=6, default=datetime.utcnow)
         owners = Set(User, reverse="owned_groups")
         members = Set(User, reverse="groups")
         permissions = Set("Permission", cascade_delete=True)
@@ -89,7 +93,7 @@ def define_entities(db: Database) -> None:
         _table_ = "host_policies"
         name = Required(str, 64, unique=True)
         max_res_time = Required(int)  # minutes
-        not_available = Required(Json, default=list)  # [{"start": "<cron>", "duration": minutes}]
+        not_available = Required(Json, default=list, optimistic=False)  # [{"start": "<cron>", "duration": minutes}]
         access_groups = Set(Group, reverse="policies")
         hosts = Set("Host")
 
@@ -105,7 +109,7 @@ def define_entities(db: Database) -> None:
         state = Required(int, default=0)
         restore_state = Required(int, default=0)
         power_uri = Optional(str, 512)
-        attributes = Required(Json, default=dict)
+        attributes = Required(Json, default=dict, optimistic=False)
         cluster = Required(Cluster)
         policy = Optional(HostPolicy)
         reservations = Set("Reservation", table="reservations_hosts")
@@ -177,7 +181,7 @@ def define_entities(db: Database) -> None:
         cycle_on_start = Required(bool, default=True)
         next_notify = Required(int, default=0)
         hash = Required(str, 64, unique=True)
-        created = Required(datetime, default=datetime.utcnow)
+        created = Required(datetime, precision=6, default=datetime.utcnow)
         hosts = Set(Host, reverse="reservations")
         composite_index(start, reset_end)
 
@@ -203,7 +207,7 @@ def define_entities(db: Database) -> None:
         orig_end = Required(int)
         extend_count = Required(int, default=0)
         hosts = Optional(LongStr)
-        created = Required(datetime, default=datetime.utcnow, index=True)
+        created = Required(datetime, precision=6, default=datetime.utcnow, index=True)
 
     class Event(db.Entity):
         """Persisted work for the lifecycle worker (installs, close-outs, emails): the outbox."""
@@ -211,13 +215,13 @@ def define_entities(db: Database) -> None:
         _table_ = "events"
         kind = Required(str, 32)
         key = Optional(str, 128, index=True)
-        payload = Required(Json, default=dict)
+        payload = Required(Json, default=dict, optimistic=False)
         due = Required(int, index=True)  # epoch minutes
         status = Required(str, 16, default="pending", index=True)  # pending | done | failed
         attempts = Required(int, default=0)
         last_error = Optional(str, 1024)
-        created = Required(datetime, default=datetime.utcnow)
-        done = Optional(datetime)
+        created = Required(datetime, precision=6, default=datetime.utcnow)
+        done = Optional(datetime, precision=6)
 
     class ScheduleEpoch(db.Entity):
         """One row (id 1); bumped in the same transaction as every scheduling change."""
@@ -232,4 +236,4 @@ def define_entities(db: Database) -> None:
         _table_ = "worker_lease"
         id = PrimaryKey(int)
         holder = Optional(str, 255)
-        expires = Optional(datetime)
+        expires = Optional(datetime, precision=6)

@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from igor.config import CLUSTERS_FILE, Problems, read_yaml_file
+from igor._configio import Problems, read_yaml_file
+from igor.config import CLUSTERS_FILE
 
 __all__ = ["BOOT_MODES", "POWER_SCHEMES", "ClusterSpec", "HostSpec", "demo_clusters", "dump_clusters",
            "load_clusters", "parse_clusters"]  # fmt: skip

@@ -12,6 +12,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,19 +59,26 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-@pytest.fixture
-def demo_server(tmp_path: Path):
+@contextmanager
+def running_demo(home: Path, workers: int = 2) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``igor-server --demo`` on a free loopback port with ``IGOR_HOME=home``, stopped on leaving."""
     port = free_port()
-    env = {**os.environ, "IGOR_HOME": str(tmp_path / "home"), "IGOR_BCRYPT_ROUNDS": "4"}
+    env = {**os.environ, "IGOR_HOME": str(home), "IGOR_BCRYPT_ROUNDS": "4"}
     env.pop("IGOR_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "igor.server", "--demo", "--port", str(port), "--workers", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "igor.server", "--demo", "--port", str(port), "--workers",
+                             str(workers)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_up(base, proc)
-        yield base, proc, tmp_path / "home"
+        yield base, proc
     finally:
         stop(proc)
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path):
+    with running_demo(tmp_path / "home") as (base, proc):
+        yield base, proc, tmp_path / "home"
 
 
 def test_demo_server_serves_login_and_the_64_demo_hosts(demo_server):

@@ -92,6 +92,11 @@ def api(services) -> Api:
 def people(api: Api) -> Api:
     """Users alice, bob, carol, dave (dave in admins), group 'team' owned by alice with member bob,
     and the small demo cluster (hosts unblocked)."""
+    return seed_people(api)
+
+
+def seed_people(api: Api) -> Api:
+    """What ``people`` sets up, also for an Api built on a custom config."""
     admin = api.services.auth.principal_for("igor-admin")
     for name in ("alice", "bob", "carol", "dave"):
         api.services.users.create(admin, name, f"{name}@example.com", name.title())

@@ -14,7 +14,7 @@ from pony.orm import db_session
 
 from igor.clusters import demo_clusters, dump_clusters, load_clusters
 from igor.services import Services
-from tests.api.conftest import Api, snapshot
+from tests.api.conftest import Api, seed_people, snapshot
 from tests.api.test_users import ELEVATE_MSG, ok, refused
 
 BLOCK = "/igor/hosts-ctrl/block"
@@ -63,17 +63,6 @@ def reserve(api, user: str, name: str, **body: Any):
 def add_policy(api, name: str) -> None:
     with db_session:
         api.services.db.HostPolicy(name=name, max_res_time=60 * 24 * 30)
-
-
-def seed(api: Api) -> Api:
-    """What the ``people`` fixture sets up, for an Api built on a custom config."""
-    admin = api.services.auth.principal_for("igor-admin")
-    for name in ("alice", "bob", "carol", "dave"):
-        api.services.users.create(admin, name, f"{name}@example.com", name.title())
-    api.services.groups.create(api.services.auth.principal_for("alice"), "team", members=["bob"])
-    api.services.groups.edit(admin, "admins", {"add": ["dave"]})
-    api.services.cluster.apply_spec(demo_clusters(count=16), blocked=False)
-    return api
 
 
 def api_for(make_config, data: dict | None = None) -> Api:
@@ -318,7 +307,8 @@ def test_unblocking_a_host_whose_maintenance_is_over(people):
 
 
 def test_blocking_hosts_of_a_running_reservation_queues_an_email(make_config):
-    api = seed(api_for(make_config, {"email": {"smtpServer": "mail.example.com", "defaultSuffix": "example.com"}}))
+    email = {"email": {"smtpServer": "mail.example.com", "defaultSuffix": "example.com"}}
+    api = seed_people(api_for(make_config, email))
     assert reserve(api, "alice", "ares", nodeList="dn[3-4]", group="team").status_code == 201
     start = int(time.time()) + 86400
     assert reserve(api, "alice", "later", nodeList="dn5", start=start).status_code == 201

@@ -15,25 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_server import free_port, stop, wait_up
+from tests.test_server import running_demo
 
 ALICE_PW = "changeMe$1"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("server")
-    port = free_port()
-    env = {**os.environ, "IGOR_HOME": str(home / "home"), "IGOR_BCRYPT_ROUNDS": "4"}
-    env.pop("IGOR_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "igor.server", "--demo", "--port", str(port), "--workers", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_up(base, proc)
+    with running_demo(tmp_path_factory.mktemp("server") / "home") as (base, _proc):
         yield base
-    finally:
-        stop(proc)
 
 
 def _igor_command() -> list[str]:

@@ -21,6 +21,10 @@ from typing import Any
 import yaml
 
 from igor import __version__
+from igor.tokenstore import TokenStore, client_home
+
+__all__ = ["ApiError", "ClientConfig", "ClientError", "ConfigError", "ConnectionFailed", "IgorClient",
+           "Response", "TokenStore", "client_home"]
 
 #: Where the client looks for ``igor.yaml`` after ``--config`` and ``$IGOR_CLIENT_CONFIG``, in order.
 DEFAULT_CONFIG_PATHS: tuple[str, ...] = ("~/.igor/igor.yaml", "/etc/igor/igor.yaml")
@@ -146,77 +150,6 @@ def _get(doc: dict[str, Any], dotted: str, path: Path | None) -> str | None:
     if not isinstance(value, str):
         raise ConfigError(f"{dotted} in {path}: expected a string, got {value!r}")
     return value
-
-
-def client_home(env: Mapping[str, str] | None = None) -> Path:
-    """``$IGOR_CLIENT_HOME`` or ``~/.igor``."""
-    environ: Mapping[str, str] = os.environ if env is None else env
-    return Path(environ.get("IGOR_CLIENT_HOME") or "~/.igor").expanduser()
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Token storage
-
-
-class TokenStore:
-    """The login token (``auth_token``, mode 0600) and the last user name (``lastuser``) in the client home."""
-
-    def __init__(self, home: Path | str) -> None:
-        self.home = Path(home)
-
-    @property
-    def token_path(self) -> Path:
-        return self.home / "auth_token"
-
-    @property
-    def user_path(self) -> Path:
-        return self.home / "lastuser"
-
-    def _ensure_home(self) -> None:
-        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.home, 0o700)
-
-    def _write_private(self, path: Path, text: str) -> None:
-        self._ensure_home()
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, text.encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-
-    def token(self) -> str | None:
-        try:
-            return self.token_path.read_text().strip() or None
-        except OSError:
-            return None
-
-    def user(self) -> str | None:
-        try:
-            return self.user_path.read_text().strip() or None
-        except OSError:
-            return None
-
-    def save(self, token: str, user: str) -> None:
-        """Store a fresh token for ``user``."""
-        self._write_private(self.token_path, token)
-        self._write_private(self.user_path, user)
-
-    def clear(self) -> None:
-        """Forget the token (``lastuser`` stays, as in Igor v2)."""
-        try:
-            self.token_path.unlink()
-        except FileNotFoundError:
-            pass
-
-    def last_access(self) -> float | None:
-        """When the token was last written (epoch seconds), if there is one."""
-        try:
-            return self.token_path.stat().st_mtime
-        except OSError:
-            return None
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -46,17 +46,25 @@ SOURCES: dict[str, tuple[str, dict[str, Any] | None, Any]] = {
 
 
 def fetch_values(client: Caller) -> dict[str, tuple[str, ...]]:
-    """One fresh name table from the server; a source that fails (not logged in, no rights) is left empty."""
+    """One fresh name table from the server; a source that fails (not logged in, no rights) is left empty.
+
+    Besides the object names it holds ``cluster`` (the cluster's name, from the hosts) and ``elevation`` for the
+    toolbar: ``always`` for igor-admin, ``0`` when not elevated, else the epoch second the elevation ends.
+    """
     table: dict[str, tuple[str, ...]] = {}
     for kind, (path, query, pull) in SOURCES.items():
         try:
             resp = client.call("GET", path, query=query)
             table[kind] = tuple(sorted(set(pull(resp.data or {}))))
+            if kind == "host":
+                hosts = (resp.data or {}).get("hosts") or [{}]
+                table["cluster"] = (str(hosts[0].get("cluster") or ""),) if isinstance(hosts[0], dict) else ()
         except Exception:  # noqa: BLE001 - completion is best effort; the command itself reports errors
             table[kind] = ()
-    try:  # for the toolbar; non-admins get a refusal, which just leaves it blank
-        message = client.call("GET", "/igor/elevate", query=None).message
-        table["elevation"] = (str(message),) if message else ()
+    try:  # non-admins get a refusal, which leaves it blank
+        resp = client.call("GET", "/igor/elevate", query=None)
+        until = (resp.data or {}).get("elevatedUntil") or 0
+        table["elevation"] = ("always",) if "does not require" in str(resp.message) else (str(int(until)),)
     except Exception:  # noqa: BLE001
         table["elevation"] = ()
     return table
@@ -66,7 +74,7 @@ class LiveValues:
     """The current name table, refreshed in a daemon thread and swapped atomically."""
 
     def __init__(self, client: Caller | None = None, initial: Mapping[str, Iterable[str]] | None = None) -> None:
-        self.client = client
+        self.client = client  # may be set later, by the shell's background start-up
         self._table: Mapping[str, tuple[str, ...]] = {k: tuple(v) for k, v in (initial or {}).items()}
         self._lock = threading.Lock()  # one refresh at a time; readers never take it
         self._thread: threading.Thread | None = None

@@ -21,6 +21,7 @@ from igor import __version__
 from igor.cli import render
 from igor.cli.commands import Result, UsageError, execute
 from igor.cli.grammar import GRAMMAR, Flag, Noun, Verb
+from igor.cli.progress import WaitNotice
 from igor.client import ApiError, ClientConfig, ClientError, IgorClient, TokenStore, client_home
 from igor.errors import BadInput
 
@@ -168,13 +169,15 @@ def _login(session: Session, user: str | None, password_stdin: bool) -> Result:
     else:
         raise ClientError("no terminal to ask for a password: use 'igor login -u NAME --password-stdin'")
     assert user is not None
-    resp = session.client.login(user, password)
+    with WaitNotice(session.err):
+        resp = session.client.login(user, password)
     data = {k: v for k, v in resp.data.items() if k != "token"}  # the token stays in the token file
     return Result(resp.message or f"login successful for user '{data.get('user', user)}'", data)
 
 
 def _logout(session: Session) -> Result:
-    resp = session.client.logout()
+    with WaitNotice(session.err):
+        resp = session.client.logout()
     return Result(resp.message or "auth session closed", resp.data)
 
 
@@ -252,7 +255,8 @@ def _run(session: Session, noun: Noun, verb: Verb) -> int:
         _print_result(session, key, verb, LOCAL[key](session))
         return 0
     try:
-        result = execute(session.client, key, verb, values, tz=session.tz)
+        with WaitNotice(session.err):
+            result = execute(session.client, key, verb, values, tz=session.tz)
     except ApiError as err:
         if not err.auth_required:
             raise
@@ -260,7 +264,8 @@ def _run(session: Session, noun: Noun, verb: Verb) -> int:
             return session.fail(f"{err.message} - {LOGIN_HINT}")
         session.err.write(f"igor: {err.message}\n")
         _login(session, None, False)
-        result = execute(session.client, key, verb, values, tz=session.tz)  # replay the original command
+        with WaitNotice(session.err):  # replay the original command
+            result = execute(session.client, key, verb, values, tz=session.tz)
     _print_result(session, key, verb, result)
     return 0
 

@@ -153,17 +153,18 @@ class AuthService:
         return f"elevate for user '{principal.name}' is active for next {minutes} minutes"
 
     @db_session
-    def elevate_status(self, principal: Principal) -> str:
+    def elevation(self, principal: Principal) -> tuple[str, int]:
+        """Igor v2's status message and when the elevation ends (epoch seconds; 0: not elevated)."""
         user = self._elevation_subject(principal)
         until = aware(user.elevated_until)
         now = self.ctx.now()
         if until is None or until <= now:
-            return f"elevate for user '{principal.name}' has expired"
+            return f"elevate for user '{principal.name}' has expired", 0
         left = int((until - now).total_seconds())
         if left < 60:
-            return f"elevate for user '{principal.name}' has {left} seconds remaining"
+            return f"elevate for user '{principal.name}' has {left} seconds remaining", int(until.timestamp())
         minutes = round(left / 60, 1)
-        return f"elevate for user '{principal.name}' has {minutes:g} minutes remaining"
+        return f"elevate for user '{principal.name}' has {minutes:g} minutes remaining", int(until.timestamp())
 
     @db_session
     def elevate_cancel(self, principal: Principal) -> str:

@@ -60,6 +60,24 @@ def _names(values: Any, key: str) -> list[str]:
     return sorted({check_username(v.strip().lower()) for v in values if v.strip()})  # v2 checkUsernameRules
 
 
+def _regroup(db: Any, res: Any, target: Any) -> None:
+    """Give reservation ``res`` to group ``target`` with the grants its group holds (delete, extend and, while
+    active, power), so its owner keeps them when the old group goes."""
+    facts = perms.reservation_group_facts(res.name)
+    hostnames = [h.hostname for h in res.hosts]
+    if hostnames:
+        facts.append(perms.power_fact(hostnames))
+    for fact in facts:
+        row = db.Permission.get(group=res.group, fact=fact)
+        if row is None:
+            continue
+        if db.Permission.exists(group=target, fact=fact):
+            row.delete()
+        else:
+            row.group = target
+    res.group = target
+
+
 class GroupService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -287,8 +305,8 @@ class GroupService:
             raise Conflict(f"cannot delete '{name}' - must edit or remove host policies defining access for this "
                            f"group ({', '.join(sorted(p.name for p in group.policies))})")
         db = self.ctx.db
-        for res in list(group.reservations):
-            res.group = find(db.Group, name=PRIVATE_PREFIX + res.owner.name)
+        for res in list(group.reservations):  # v2: as 'res edit -g none', grants included
+            _regroup(db, res, find(db.Group, name=PRIVATE_PREFIX + res.owner.name))
         for owner in list(group.owners):
             self._revoke_owner(group, owner)
         prefix = f"groups:{name}:"

@@ -127,11 +127,14 @@ def test_elevate_cycle(people):
     api = people
     r = api.get("/igor/elevate", as_user="dave")
     assert r.json["message"] == "elevate for user 'dave' has expired"
+    assert r.json["data"] == {"elevatedUntil": 0}
     r = api.patch("/igor/elevate", as_user="dave")
     minutes = api.services.config.auth.elevate_timeout
     assert r.status_code == 200 and r.json["message"] == f"elevate for user 'dave' is active for next {minutes} minutes"
     r = api.get("/igor/elevate", as_user="dave")
     assert r.json["message"].startswith("elevate for user 'dave' has ") and "remaining" in r.json["message"]
+    left = r.json["data"]["elevatedUntil"] - api.services.ctx.now().timestamp()
+    assert minutes * 60 - 5 <= left <= minutes * 60
     assert api.put("/igor/authreset", as_user="dave").status_code == 200
     api.tokens.clear()
     api.elevate("dave")

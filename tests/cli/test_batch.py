@@ -5,59 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import stat
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_server import running_demo
-
-ALICE_PW = "changeMe$1"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_demo(tmp_path_factory.mktemp("server") / "home") as (base, _proc):
-        yield base
-
-
-def _igor_command() -> list[str]:
-    script = Path(sys.executable).parent / "igor"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "igor.cli.main"]
-
-
-class Igor:
-    """Runs the ``igor`` executable with its own client home and ``$IGOR_SERVER``."""
-
-    def __init__(self, server: str, home: Path) -> None:
-        self.home = home
-        self.env = {**os.environ, "IGOR_SERVER": server, "IGOR_CLIENT_HOME": str(home), "HOME": str(home.parent),
-                    "NO_COLOR": "1"}
-        self.env.pop("IGOR_CLIENT_CONFIG", None)
-
-    def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*_igor_command(), *args], env=self.env, input=stdin, capture_output=True, text=True,
-                              timeout=60)
-
-    def json(self, *args: str) -> dict:
-        done = self(*args, "--json")
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    def login(self, user: str = "alice", password: str = ALICE_PW) -> None:
-        done = self("login", "-u", user, "--password-stdin", stdin=password + "\n")
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith("igor: ")
-
-
-@pytest.fixture
-def igor(server: str, tmp_path: Path) -> Igor:
-    return Igor(server, tmp_path / "client")
+from tests.cli.live import ALICE_PW, Igor
 
 
 def test_reservation_lifecycle(igor: Igor) -> None:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from igor_shell.config import ShellSettings
 from igor_shell.confirm import question
 from igor_shell.repl import run
 
+QUIET = ShellSettings(refresh=0)
+
 
 @pytest.fixture
-def shell() -> Iterator:
+def shell(tmp_path: Path) -> Iterator:
     with create_pipe_input() as pipe:
         ran: list[list[str]] = []
         err = io.StringIO()
@@ -24,7 +28,7 @@ def shell() -> Iterator:
             pipe.send_text(keys)
             pipe.close()
             return run(ran.append, client=object(), server_url="https://igor:8443", history=InMemoryHistory(),
-                       input=pipe, output=DummyOutput(), err=err)
+                       settings=QUIET, home=tmp_path, input=pipe, output=DummyOutput(), err=err)
 
         yield go, ran, err
 
@@ -61,7 +65,7 @@ def test_exit_word_and_bad_quotes(shell) -> None:
     assert "closing quotation" in err.getvalue()
 
 
-def test_executor_failure_is_a_message(shell) -> None:
+def test_executor_failure_is_a_message(tmp_path: Path) -> None:
     with create_pipe_input() as pipe:
         err = io.StringIO()
 
@@ -69,8 +73,8 @@ def test_executor_failure_is_a_message(shell) -> None:
             raise RuntimeError("server said no")
 
         pipe.send_text("res show\r\x04")
-        assert run(boom, client=object(), history=InMemoryHistory(), input=pipe, output=DummyOutput(),
-                   err=err) == 0
+        assert run(boom, client=object(), history=InMemoryHistory(), settings=QUIET, home=tmp_path, input=pipe,
+                   output=DummyOutput(), err=err) == 0
     assert "igor: server said no" in err.getvalue()
 
 

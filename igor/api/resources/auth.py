@@ -61,7 +61,8 @@ class Elevate(Resource):
     OPS = {
         "patch": Op("Elevate to admin rights for auth.elevateTimeout minutes (members of admins)",
                     also={202: "igor-admin: always elevated, nothing to do"}),
-        "get": Op("How long the caller's elevation has left"),
+        "get": Op("How long the caller's elevation has left (elevatedUntil: epoch seconds, 0 when not elevated)",
+                  data=("elevatedUntil",)),
         "delete": Op("Cancel the caller's elevation"),
     }
 
@@ -70,7 +71,12 @@ class Elevate(Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self.query(req, "get")
-        self._answer(resp, self.services.auth.elevate_status, req)
+        try:
+            message, until = self.services.auth.elevation(self.principal(req))
+        except NoElevationNeeded as note:
+            respond(resp, 200, note.message, {"elevatedUntil": 0})
+            return
+        respond(resp, 200, message, {"elevatedUntil": until})
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._answer(resp, self.services.auth.elevate_cancel, req)

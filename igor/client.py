@@ -237,7 +237,10 @@ class IgorClient:
         request = urllib.request.Request(url, data=payload, method=method, headers=headers)
         try:
             with self._opener.open(request, timeout=self.timeout) as resp:
-                return _unwrap(resp.status, resp.read(), resp.headers.get_content_type())
+                answer = _unwrap(resp.status, resp.read(), resp.headers.get_content_type())
+            if "Authorization" in headers:
+                self.tokens.touch()
+            return answer
         except urllib.error.HTTPError as err:
             raw = err.read() if err.fp is not None else b""
             if err.code == 307:

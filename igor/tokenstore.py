@@ -68,9 +68,22 @@ class TokenStore:
         except FileNotFoundError:
             pass
 
-    def last_access(self) -> float | None:
-        """When the token was last written (epoch seconds), if there is one."""
+    @property
+    def access_path(self) -> Path:
+        return self.home / "lastaccess"
+
+    def touch(self) -> None:
+        """Record an answered request (``igor last``); kept across logouts, as Igor v2's record is."""
         try:
-            return self.token_path.stat().st_mtime
-        except OSError:
-            return None
+            self._write_private(self.access_path, "")
+        except OSError:  # a read-only home: only ``igor last`` loses precision
+            pass
+
+    def last_access(self) -> float | None:
+        """When the server last answered this client (epoch seconds), else when the token was written."""
+        for path in (self.access_path, self.token_path):
+            try:
+                return path.stat().st_mtime
+            except OSError:
+                continue
+        return None

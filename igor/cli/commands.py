@@ -7,9 +7,10 @@ text, so the batch CLI and the shell render it the same way.
 from __future__ import annotations
 
 import getpass
+import sys
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from igor.cli.grammar import Flag, Verb
 from igor.client import IgorClient, Response
@@ -147,8 +148,26 @@ def prepare(key: str, verb: Verb, values: dict[str, Any], *, user: str | None) -
     return values
 
 
-def execute(client: IgorClient, key: str, verb: Verb, values: dict[str, Any], *, tz: str | None = None) -> Result:
-    """Run one server command and return its result.
+def _new_password(values: dict[str, Any], stdin: TextIO | None) -> tuple[str, str] | None:
+    """``user edit --password`` (prompts) or ``--password-stdin`` (two lines): the current and the new password."""
+    if values.get("password_stdin"):
+        source = stdin or sys.stdin
+        old, new = source.readline().rstrip("\r\n"), source.readline().rstrip("\r\n")
+        if not old or not new:
+            raise UsageError("--password-stdin needs two lines on standard input: the current and the new password")
+        return old, new
+    if values.get("password"):
+        old = getpass.getpass("current password: ")
+        new = getpass.getpass("new password: ")
+        if getpass.getpass("new password again: ") != new:
+            raise UsageError("the new passwords do not match")
+        return old, new
+    return None
+
+
+def execute(client: IgorClient, key: str, verb: Verb, values: dict[str, Any], *, tz: str | None = None,
+            stdin: TextIO | None = None) -> Result:
+    """Run one server command and return its result (``stdin``: where ``--password-stdin`` reads from).
 
     Raises:
         UsageError: A value is wrong.
@@ -156,13 +175,12 @@ def execute(client: IgorClient, key: str, verb: Verb, values: dict[str, Any], *,
     """
     values = prepare(key, verb, values, user=client.tokens.user())
     request = build_request(verb, values, tz=tz)
-    if key == "user edit" and values.get("password") and request.body is not None:
-        old = getpass.getpass("current password: ")
-        new = getpass.getpass("new password: ")
-        if getpass.getpass("new password again: ") != new:
-            raise UsageError("the new passwords do not match")
-        request.body.update({"oldPassword": old, "password": new})
+    if values.get("password") and values.get("password_stdin"):
+        raise UsageError("use one of --password and --password-stdin")
+    change = _new_password(values, stdin) if key == "user edit" else None
+    if change is not None and request.body is not None:
+        request.body.update({"oldPassword": change[0], "password": change[1]})
     resp: Response = client.call(request.method, request.path, query=request.query or None, body=request.body)
-    if key == "user edit" and values.get("password"):
+    if change is not None:
         client.tokens.clear()  # Igor v2: a changed password ends the session
     return Result(resp.message, resp.data, verb.render, resp.server_time)

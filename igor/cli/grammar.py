@@ -333,6 +333,8 @@ GRAMMAR: tuple[Noun, ...] = (
             Flag("email", "e", "str", "new e-mail address", param="email"),
             Flag("full-name", "f", "str", "new full name", param="fullName"),
             Flag("password", None, "bool", "change your password (prompts)"),
+            Flag("password-stdin", None, "bool", "change your password, reading the current and the new one from "
+                 "standard input, one per line (for scripts)"),
         )),
         Verb("reset", "reset a user's password", "PATCH", "/igor/users/{userName}", admin=True,
              fixed={"reset": True}, flags=(

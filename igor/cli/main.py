@@ -256,7 +256,7 @@ def _run(session: Session, noun: Noun, verb: Verb) -> int:
         return 0
     try:
         with WaitNotice(session.err):
-            result = execute(session.client, key, verb, values, tz=session.tz)
+            result = execute(session.client, key, verb, values, tz=session.tz, stdin=session.stdin)
     except ApiError as err:
         if not err.auth_required:
             raise
@@ -265,7 +265,7 @@ def _run(session: Session, noun: Noun, verb: Verb) -> int:
         session.err.write(f"igor: {err.message}\n")
         _login(session, None, False)
         with WaitNotice(session.err):  # replay the original command
-            result = execute(session.client, key, verb, values, tz=session.tz)
+            result = execute(session.client, key, verb, values, tz=session.tz, stdin=session.stdin)
     _print_result(session, key, verb, result)
     return 0
 

@@ -7,6 +7,7 @@ and touches hosts no other test here uses; hosts, policies and the motd are put 
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -476,3 +477,31 @@ def test_last_shows_the_last_login_on_this_client(igor: Igor) -> None:
 
     igor.login("bob", ALICE_PW)
     assert igor.json("last")["user"] == "bob" and " as 'bob' at " in ok(igor("last"))
+
+
+def test_password_change_for_scripts(admin: Igor, server: str, tmp_path: Path) -> None:
+    name, user = new_user(admin, server, tmp_path)
+    done = user("user", "edit", "--password-stdin", stdin=f"{DEFAULT_PW}\n")
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "igor: --password-stdin needs two lines on standard input: the current and the new password")
+    both = user("user", "edit", "--password", "--password-stdin", stdin=f"{DEFAULT_PW}\n{NEW_PW}\n")
+    assert (both.returncode, both.stderr.strip()) == (2, "igor: use one of --password and --password-stdin")
+    assert ok(user("res", "show"))  # nothing changed so far
+    done = user("user", "edit", "--password-stdin", "--json", stdin=f"{DEFAULT_PW}\n{NEW_PW}\n")
+    assert done.returncode == 0 and done.stderr == "", done.stderr  # no prompts, no getpass warnings
+    assert not (user.home / "auth_token").exists()
+    assert refused(login(user, name, DEFAULT_PW)) == "igor: local login failed - incorrect password"
+    assert ok(login(user, name, NEW_PW)) == f"igor: login successful for user '{name}'"
+
+
+def test_last_follows_each_answered_command_and_survives_logout(igor: Igor) -> None:
+    igor.login()
+    stamp = igor.home / "lastaccess"
+    os.utime(stamp, (1_000_000_000, 1_000_000_000))  # pretend the login was long ago
+    assert igor.json("last")["lastAccess"] == 1_000_000_000
+    before = int(time.time()) - 1
+    assert ok(igor("res", "show"))
+    assert igor.json("last")["lastAccess"] >= before  # the answered command counts as an access
+    assert ok(igor("logout"))
+    last = igor.json("last")
+    assert last["user"] == "alice" and last["lastAccess"] >= before  # still known after logout, as in Igor v2

@@ -207,6 +207,8 @@ def _print_result(session: Session, key: str, verb: Verb, result: Result) -> Non
     if verb.render == "message":
         if key in ("last",):
             session.say(result.message)
+        elif key == "res create" and not result.message:
+            session.say(render.message(render.created(result.data, tz=session.tz), color=session.color))
         else:
             session.say(render.message(result.message, color=session.color))
     elif verb.render == "json":

@@ -26,6 +26,19 @@ def message(text: str, *, ok: bool = True, server_error: bool = False, color: bo
     return f"{tint}{line}{RESET}"
 
 
+def created(data: dict[str, Any], *, tz: str | None) -> str:
+    """What ``res create`` prints when the server's message is empty (Igor v2 prints only ``success``): which hosts
+    the reservation got and when it runs, so a by-count request tells the user where they landed."""
+    items = data.get("reservation") or []
+    r = items[0] if items and isinstance(items[0], dict) else {}
+    if not r.get("name"):
+        return ""
+    hosts = r.get("hosts") or []
+    count = f" ({len(hosts)} host{'s' if len(hosts) != 1 else ''})" if isinstance(hosts, list) else ""
+    return (f"reservation '{r['name']}' created: {r.get('hostRange') or _join(hosts)}{count}, "
+            f"{_when(r.get('start'), tz)} to {_when(r.get('end'), tz)}")
+
+
 def pretty_json(data: Any) -> str:
     """One indented JSON document (``--json`` output and ``igor settings``)."""
     return json.dumps(data, indent=2, sort_keys=True, default=str)

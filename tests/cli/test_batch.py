@@ -38,6 +38,11 @@ def test_reservation_lifecycle(igor: Igor) -> None:
     windows = igor.json("res", "speculate", "-n", "8", "-d", "1h")["windows"]
     assert windows and len(windows[0]["hosts"]) == 8 and windows[0]["end"] - windows[0]["start"] == 3600
 
+    made = igor("res", "create", "demo3", "-n", "dn[40-41]", "-d", "30m")
+    assert made.returncode == 0 and made.stdout.startswith("igor: reservation 'demo3' created: dn[40-41] (2 hosts), ")
+    assert made.stdout.count(" to ") == 1
+    assert igor("res", "del", "demo3").returncode == 0
+
     dry = igor("res", "create", "demo2", "-n", "2", "-d", "1h", "--dry-run")
     assert dry.returncode == 0 and dry.stdout.startswith("igor: dry run"), dry.stdout + dry.stderr
     assert [r["name"] for r in igor.json("res", "show")["reservations"]] == ["demo1"]

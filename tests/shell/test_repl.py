@@ -84,3 +84,21 @@ def test_questions() -> None:
     assert question(["user", "del", "bob"]) == "Really delete user bob? [y/N] "
     assert question(["res", "show"]) is None
     assert question(["res", "del", "--help"]) is None
+
+
+def test_ctrl_r_finds_an_earlier_line(tmp_path: Path) -> None:
+    history = InMemoryHistory()
+    for line in ("res show -a", "host show", "res create old -n 2"):
+        history.append_string(line)
+    ran: list[list[str]] = []
+    with create_pipe_input() as pipe:
+        pipe.send_text("\x12res sh\r\r\x04")  # Ctrl-R, type, Enter ends the search, Enter runs the line
+        run(ran.append, client=object(), history=history, settings=QUIET, home=tmp_path, input=pipe,
+            output=DummyOutput(), err=io.StringIO())
+    assert ran == [["res", "show", "-a"]]
+
+
+def test_help_words(shell) -> None:
+    go, ran, _ = shell
+    go("help\rhelp res create\r\x04")
+    assert ran == [["--help"], ["res", "create", "--help"]]

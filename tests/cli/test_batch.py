@@ -19,7 +19,7 @@ def test_reservation_lifecycle(igor: Igor) -> None:
     assert stat.S_IMODE((igor.home / "auth_token").stat().st_mode) == 0o600
     assert (igor.home / "lastuser").read_text().strip() == "alice"
 
-    created = igor.json("res", "create", "demo1", "-n", "4", "-d", "2h")
+    created = igor.json("res", "create", "demo1", "-n", "4", "-e", "2h")
     res = created["reservation"][0]
     assert res["name"] == "demo1" and len(res["hosts"]) == 4 and res["end"] - res["start"] == 7200
 
@@ -38,12 +38,12 @@ def test_reservation_lifecycle(igor: Igor) -> None:
     windows = igor.json("res", "speculate", "-n", "8", "-d", "1h")["windows"]
     assert windows and len(windows[0]["hosts"]) == 8 and windows[0]["end"] - windows[0]["start"] == 3600
 
-    made = igor("res", "create", "demo3", "-n", "dn[40-41]", "-d", "30m")
+    made = igor("res", "create", "demo3", "-n", "dn[40-41]", "-e", "30m")
     assert made.returncode == 0 and made.stdout.startswith("igor: reservation 'demo3' created: dn[40-41] (2 hosts), ")
     assert made.stdout.count(" to ") == 1
     assert igor("res", "del", "demo3").returncode == 0
 
-    dry = igor("res", "create", "demo2", "-n", "2", "-d", "1h", "--dry-run")
+    dry = igor("res", "create", "demo2", "-n", "2", "-e", "1h", "--dry-run")
     assert dry.returncode == 0 and dry.stdout.startswith("igor: dry run"), dry.stdout + dry.stderr
     assert [r["name"] for r in igor.json("res", "show")["reservations"]] == ["demo1"]
 
@@ -63,11 +63,11 @@ def test_blocked_host_refuses_a_by_name_reservation(igor: Igor) -> None:
     try:
         hosts = igor.json("host", "show", "-n", "dn5")["hosts"]
         assert hosts[0]["state"] == "blocked"
-        refused = igor("res", "create", "onblocked", "-n", "dn5", "-d", "1h")
+        refused = igor("res", "create", "onblocked", "-n", "dn5", "-e", "1h")
         assert refused.returncode == 1
         assert refused.stderr.startswith("igor: ") and "dn5" in refused.stderr
         assert "Traceback" not in refused.stderr
-        as_json = igor("res", "create", "onblocked", "-n", "dn5", "-d", "1h", "--json")
+        as_json = igor("res", "create", "onblocked", "-n", "dn5", "-e", "1h", "--json")
         assert as_json.returncode == 1 and as_json.stdout == ""
     finally:
         assert igor("host", "unblock", "dn5").returncode == 0
@@ -84,7 +84,7 @@ def test_refusals_exit_1_with_the_server_message(igor: Igor) -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ["res", "create", "demo9", "-n", "4", "-d", "2x"],
+    ["res", "create", "demo9", "-n", "4", "-e", "2x"],
     ["res", "create", "demo9", "-n", "dn[1-"],
     ["res", "create", "demo9"],
     ["res", "edit", "demo9", "--extend", "soonish"],

@@ -264,7 +264,7 @@ def test_group_create_show_edit_delete(alice: Igor, bob: Igor, admin: Igor, serv
     assert ok(alice("group", "edit", name, "-n", renamed)) == "igor: success"
     assert _group(alice, name) is None and _group(alice, renamed) is not None
     res = unique("res")
-    assert ok(alice("res", "create", res, "-n", "1", "-d", "1h", "-g", renamed))
+    assert ok(alice("res", "create", res, "-n", "1", "-e", "1h", "-g", renamed))
     assert alice.json("res", "show", "-n", res)["reservations"][0]["group"] == renamed
 
     end = alice.json("res", "show", "-n", res)["reservations"][0]["end"]
@@ -314,29 +314,29 @@ def test_policy_create_apply_edit_delete(admin: Igor, alice: Igor, bob: Igor, po
 
     # bob is not in the policy's group: a by-name reservation is refused with the server's reason
     message = "igor: the following host(s) are group-restricted and unavailable to the user: [dn40]"
-    assert refused(bob("res", "create", unique("res"), "-n", "dn40", "-d", "1h")) == message
-    assert refused(bob("res", "create", unique("res"), "-n", "dn40", "-d", "1h", "--json")) == message
+    assert refused(bob("res", "create", unique("res"), "-n", "dn40", "-e", "1h")) == message
+    assert refused(bob("res", "create", unique("res"), "-n", "dn40", "-e", "1h", "--json")) == message
     assert bob.json("res", "show")["reservations"] == []
-    assert not set(bob.json("res", "create", unique("res"), "-n", "60", "-d", "1h", "--dry-run")
+    assert not set(bob.json("res", "create", unique("res"), "-n", "60", "-e", "1h", "--dry-run")
                    ["reservation"][0]["hosts"]) & {"dn40", "dn41"}  # by count: the restricted hosts are skipped
-    assert ok(alice("res", "create", unique("res"), "-n", "dn40", "-d", "1h", "--dry-run")).startswith("igor: dry")
-    assert "exceeds maximum" in refused(alice("res", "create", unique("res"), "-n", "dn40", "-d", "3d"))
+    assert ok(alice("res", "create", unique("res"), "-n", "dn40", "-e", "1h", "--dry-run")).startswith("igor: dry")
+    assert "exceeds maximum" in refused(alice("res", "create", unique("res"), "-n", "dn40", "-e", "3d"))
 
     assert ok(admin("policy", "edit", name, "-g", "demo-team", "-t", "3d")) == "igor: success"
     edited = _policy(admin, name)
     assert (edited["accessGroups"], edited["maxResTime"]) == (sorted(["demo-team", group]), "72h0m0s")
     res = unique("res")
-    assert bob.json("res", "create", res, "-n", "dn40", "-d", "1h")["reservation"][0]["hosts"] == ["dn40"]
+    assert bob.json("res", "create", res, "-n", "dn40", "-e", "1h")["reservation"][0]["hosts"] == ["dn40"]
     assert ok(bob("res", "del", res)) == "igor: success"
 
     assert ok(admin("policy", "edit", name, "-u", "0 * * * *:1h")) == "igor: success"
     assert _policy(admin, name)["scheduleBlock"] == [{"start": "0 * * * *", "duration": "1h0m"}]
-    assert "scheduling conflict" in refused(bob("res", "create", unique("res"), "-n", "dn41", "-d", "1h"))
+    assert "scheduling conflict" in refused(bob("res", "create", unique("res"), "-n", "dn41", "-e", "1h"))
     assert ok(admin("policy", "edit", name, "-x", "0 * * * *:1h0m")) == "igor: success"
     assert _policy(admin, name)["scheduleBlock"] == []
-    assert ok(bob("res", "create", unique("res"), "-n", "dn41", "-d", "1h", "--dry-run"))
+    assert ok(bob("res", "create", unique("res"), "-n", "dn41", "-e", "1h", "--dry-run"))
     assert ok(admin("policy", "edit", name, "-r", "demo-team"))
-    assert "group-restricted" in refused(bob("res", "create", unique("res"), "-n", "dn41", "-d", "1h"))
+    assert "group-restricted" in refused(bob("res", "create", unique("res"), "-n", "dn41", "-e", "1h"))
 
     assert refused(alice("policy", "edit", name, "-t", "1d")) == "igor: access denied"
     assert "not permitted" in refused(admin("policy", "edit", "default", "-t", "1d"))
@@ -353,7 +353,7 @@ def test_policy_create_apply_edit_delete(admin: Igor, alice: Igor, bob: Igor, po
     assert ok(admin("policy", "del", renamed)) == "igor: success"
     assert _policy(admin, renamed) is None
     assert ok(alice("group", "del", group))  # no policy uses it now
-    assert ok(bob("res", "create", unique("res"), "-n", "dn40", "-d", "1h", "--dry-run"))
+    assert ok(bob("res", "create", unique("res"), "-n", "dn40", "-e", "1h", "--dry-run"))
 
 
 # --- cluster, motd, hosts ----------------------------------------------------------------------------------------
@@ -437,7 +437,7 @@ def test_host_show_edit_unblock(admin: Igor, alice: Igor, host_restored: dict) -
     assert alice.json("host", "show", "-s", "blocked")["hosts"] == []
     assert refused(admin("host", "unblock", "dn51")) == "igor: cannot un-block a non-blocked host: 'dn51'"
     res = unique("res")
-    assert alice.json("res", "create", res, "-n", "dn51", "-d", "1h")["reservation"][0]["hosts"] == ["dn51"]
+    assert alice.json("res", "create", res, "-n", "dn51", "-e", "1h")["reservation"][0]["hosts"] == ["dn51"]
     assert ok(alice("res", "del", res))
 
 

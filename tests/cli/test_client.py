@@ -237,7 +237,7 @@ def _request(line: str, tz: str = "UTC") -> Any:
 
 
 def test_requests_from_the_table() -> None:
-    r = _request("res create demo1 -n 4 -d 2h --dry-run")
+    r = _request("res create demo1 -n 4 -e 2h --dry-run")
     assert (r.method, r.path) == ("POST", "/igor/reservations")
     assert r.body == {"name": "demo1", "nodeCount": 4, "duration": "2h", "dryRun": True}
     r = _request("res create demo1 -n dn[1-3] -s 2030-01-02T03:04 -e Jan-3-30T03:04")
@@ -258,7 +258,7 @@ def test_requests_from_the_table() -> None:
     assert _request("user reset bob").body == {"reset": True}
 
 
-@pytest.mark.parametrize("line", ["res create demo1 -n 4 -d 2x", "res create demo1 -n dn[1-", "res create demo1 -n 0",
+@pytest.mark.parametrize("line", ["res create demo1 -n 4 -e 2x", "res create demo1 -n dn[1-", "res create demo1 -n 0",
                                   "res edit demo1 --extend tomorrowish", "res create demo1 -n 4 -s notadate"])
 def test_bad_values_are_usage_errors(line: str) -> None:
     with pytest.raises(UsageError):

@@ -27,8 +27,8 @@ def words(text: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    ("res create exp1 -n 4 -d 3d5h",
-     [(C, "res"), (C, "create"), ("", "exp1"), (F, "-n"), (N, "4"), (F, "-d"), (D, "3d5h")]),
+    ("res create exp1 -n 4 -e 3d5h",
+     [(C, "res"), (C, "create"), ("", "exp1"), (F, "-n"), (N, "4"), (F, "-e"), (D, "3d5h")]),
     ("res create exp1 -n kn[1-4,7] -s Jan-2-27T15:04 -e 2027-01-05T10:00",
      [(C, "res"), (C, "create"), ("", "exp1"), (F, "-n"), (H, "kn[1-4,7]"), (F, "-s"), (T, "Jan-2-27T15:04"),
       (F, "-e"), (T, "2027-01-05T10:00")]),
@@ -62,7 +62,8 @@ def test_whitespace_is_kept_as_plain_fragments() -> None:
 
 
 def test_bad_duration_is_an_error() -> None:
-    assert words("res create exp1 -d abc") == [(C, "res"), (C, "create"), ("", "exp1"), (F, "-d"), (E, "abc")]
+    assert words("res create exp1 -e abc") == [(C, "res"), (C, "create"), ("", "exp1"), (F, "-e"), (E, "abc")]
+    assert words("res create exp1 --duration 3x")[-1] == (E, "3x")
     assert words("policy create p -t -5")[-1] == (E, "-5")  # a negative number is a value, and a bad one
 
 
@@ -107,7 +108,7 @@ def test_flag_equals_value() -> None:
 
 
 def test_short_flag_with_attached_value() -> None:
-    assert words("res create exp1 -n4 -d=2h")[-4:] == [(F, "-n"), (N, "4"), (F, "-d="), (D, "2h")]
+    assert words("res create exp1 -n4 -e=2h")[-4:] == [(F, "-n"), (N, "4"), (F, "-e="), (D, "2h")]
 
 
 def test_quoted_description_with_spaces() -> None:

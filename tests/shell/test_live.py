@@ -39,7 +39,7 @@ def test_completion_from_server_then_confirmed_delete(server: str, tmp_path: Pat
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     igor = Igor(server, tmp_path / "client")
     igor.login()
-    created = igor("res", "create", "tabme", "-n", "2", "-d", "1h")
+    created = igor("res", "create", "tabme", "-n", "2", "-e", "1h")
     assert created.returncode == 0, created.stderr
     monkeypatch.setenv("IGOR_SERVER", server)
     monkeypatch.setenv("IGOR_CLIENT_HOME", str(igor.home))

@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from igor import __version__
+from igor import __version__, multipart
+from igor.multipart import Progress
 from igor.tokenstore import TokenStore, client_home
 
 __all__ = ["ApiError", "ClientConfig", "ClientError", "ConfigError", "ConnectionFailed", "IgorClient",
@@ -208,7 +209,8 @@ class IgorClient:
         return out
 
     def call(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-             body: dict[str, Any] | None = None, auth: str | None = None) -> Response:
+             body: dict[str, Any] | None = None, auth: str | None = None,
+             files: Mapping[str, Path] | None = None, progress: Progress | None = None) -> Response:
         """Send one request and unwrap the envelope.
 
         Args:
@@ -217,6 +219,9 @@ class IgorClient:
             query: Query parameters.
             body: JSON body (POST/PUT/PATCH).
             auth: An ``Authorization`` header value; default = the stored bearer token, if any.
+            files: Send ``multipart/form-data`` instead of JSON: ``body`` as text parts, these files (part
+                name → local path) streamed from disk.
+            progress: Called with (bytes sent, bytes in all) while a multipart body is sent.
 
         Raises:
             ApiError: The server answered 3xx/4xx/5xx (message = the server's).
@@ -230,8 +235,16 @@ class IgorClient:
                 headers["Authorization"] = f"Bearer {token}"
         else:
             headers["Authorization"] = auth
-        payload = None
-        if body is not None or method in ("POST", "PUT", "PATCH"):
+        payload: Any = None
+        if files is not None:
+            try:
+                form = multipart.encode(body or {}, files, progress)
+            except OSError as err:
+                raise ClientError(f"cannot read {err.filename}: {err.strerror}") from None
+            payload = form.chunks
+            headers["Content-Type"] = form.content_type
+            headers["Content-Length"] = str(form.length)
+        elif body is not None or method in ("POST", "PUT", "PATCH"):
             payload = json.dumps(body or {}).encode()
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=payload, method=method, headers=headers)

@@ -42,6 +42,10 @@ SOURCES: dict[str, tuple[str, dict[str, Any] | None, Any]] = {
               lambda d: _names((d.get("owner") or []) + (d.get("member") or []) + (d.get("groups") or []))),
     "user": ("/igor/users", None, lambda d: _names(d.get("users") or [])),
     "policy": ("/igor/hostpolicy", None, lambda d: _names(d.get("hostPolicies") or [])),
+    "distro": ("/igor/distros", None, lambda d: _names(d.get("distros") or [])),
+    "profile": ("/igor/profiles", None, lambda d: _names(d.get("profiles") or [])),
+    "image": ("/igor/images", None, lambda d: _names(d.get("distroImages") or [])),
+    "kickstart": ("/igor/kickstart", None, lambda d: _names(d.get("kickstarts") or [])),
 }
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from igor.cli.grammar import GRAMMAR, Verb
 
-_WHAT = {"res": "reservation", "host": "host", "user": "user", "group": "group", "policy": "host policy"}
+_WHAT = {"res": "reservation", "host": "host", "user": "user", "group": "group", "policy": "host policy",
+         "image": "image", "kickstart": "kickstart", "distro": "distro", "profile": "profile"}
 _ACTION = {"del": "delete", "block": "block"}
 
 

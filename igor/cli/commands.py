@@ -7,13 +7,16 @@ text, so the batch CLI and the shell render it the same way.
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 import urllib.parse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from igor.cli.grammar import Flag, Verb
 from igor.client import IgorClient, Response
+from igor.multipart import Progress
 
 
 class UsageError(Exception):
@@ -28,6 +31,7 @@ class Request:
     path: str
     query: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] | None = None
+    files: dict[str, Path] | None = None  # not None: multipart/form-data (body fields as text parts)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,13 @@ def convert(flag: Flag, raw: Any, tz: str | None) -> tuple[str, Any]:
             return param, text
         if flag.kind == "list":
             return param, [part.strip() for part in str(text).split(",") if part.strip()]
+        if flag.kind == "file":
+            path = Path(str(text)).expanduser()
+            if not path.is_file():
+                raise UsageError(f"{opt}: {raw}: no such file" if not path.exists() else f"{opt}: {raw}: not a file")
+            if not os.access(path, os.R_OK):
+                raise UsageError(f"{opt}: {raw}: not readable")
+            return param, path
         if flag.kind == "choice" and text not in flag.choices:
             raise UsageError(f"{opt}: '{raw}' is not one of {', '.join(flag.choices)}")
         return param, text
@@ -103,6 +114,7 @@ def build_request(verb: Verb, values: dict[str, Any], *, tz: str | None = None) 
             method, path = alt.method, alt.path
     query: dict[str, Any] = {}
     body: dict[str, Any] = dict(verb.fixed)
+    files: dict[str, Path] = {}
     for flag in verb.flags:
         raw = values.get(flag.dest)
         if raw is None or raw is False:
@@ -116,12 +128,15 @@ def build_request(verb: Verb, values: dict[str, Any], *, tz: str | None = None) 
             path = path.replace("{" + param + "}", urllib.parse.quote(str(value), safe=""))
         elif flag.to == "query":
             query[param] = value
+        elif flag.kind == "file":
+            files[param] = value
         else:
             body[param] = value
     if "{" in path:
         raise UsageError(f"missing argument for {path}")
     send_body = method in ("POST", "PUT", "PATCH")
-    return Request(method, path, query, body if send_body else None)
+    multipart = send_body and (verb.multipart or bool(files))
+    return Request(method, path, query, body if send_body else None, files if multipart else None)
 
 
 def prepare(key: str, verb: Verb, values: dict[str, Any], *, user: str | None) -> dict[str, Any]:
@@ -166,8 +181,9 @@ def _new_password(values: dict[str, Any], stdin: TextIO | None) -> tuple[str, st
 
 
 def execute(client: IgorClient, key: str, verb: Verb, values: dict[str, Any], *, tz: str | None = None,
-            stdin: TextIO | None = None) -> Result:
-    """Run one server command and return its result (``stdin``: where ``--password-stdin`` reads from).
+            stdin: TextIO | None = None, progress: Progress | None = None) -> Result:
+    """Run one server command and return its result (``stdin``: where ``--password-stdin`` reads from;
+    ``progress``: called with (bytes sent, bytes in all) during an upload).
 
     Raises:
         UsageError: A value is wrong.
@@ -180,7 +196,8 @@ def execute(client: IgorClient, key: str, verb: Verb, values: dict[str, Any], *,
     change = _new_password(values, stdin) if key == "user edit" else None
     if change is not None and request.body is not None:
         request.body.update({"oldPassword": change[0], "password": change[1]})
-    resp: Response = client.call(request.method, request.path, query=request.query or None, body=request.body)
+    resp: Response = client.call(request.method, request.path, query=request.query or None, body=request.body,
+                                 files=request.files, progress=progress)
     if change is not None:
         client.tokens.clear()  # Igor v2: a changed password ends the session
     return Result(resp.message, resp.data, verb.render, resp.server_time)

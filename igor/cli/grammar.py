@@ -13,13 +13,14 @@ Kinds say how the text is checked and converted client-side (see ``igor.cli.comm
 ``nodes``     a count (→ ``count_param``) or a node expression (→ ``param``)
 ``list``      comma list → JSON array / repeated query parameter
 ``choice``    one of ``choices``
+``file``      a local file, uploaded as a ``multipart/form-data`` part named ``param``
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KINDS = ("str", "name", "int", "bool", "duration", "datetime", "when", "hosts", "nodes", "list", "choice")
+KINDS = ("str", "name", "int", "bool", "duration", "datetime", "when", "hosts", "nodes", "list", "choice", "file")
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Verb:
             name of a table in ``igor.cli.render.TABLES``.
         admin: An ``[admin-only]`` command.
         confirm: Destructive: the shell asks before running it.
+        multipart: Always sent as ``multipart/form-data`` (else only when a ``file`` flag is given).
     """
 
     name: str
@@ -105,6 +107,7 @@ class Verb:
     render: str = "message"
     admin: bool = False
     confirm: bool = False
+    multipart: bool = False
 
 
 @dataclass(frozen=True)
@@ -377,6 +380,128 @@ GRAMMAR: tuple[Noun, ...] = (
             Flag("group", kind="name", help="group name", param="groupName", to="path", positional=True,
                  required=True, values="group"),
         )),
+    )),
+    Noun("image", "OS boot images (kernel + initrd pairs)", (
+        Verb("register", "register a kernel and initrd (upload, or files staged on the server)", "POST",
+             "/igor/images/register", admin=True, multipart=True, flags=(
+                 Flag("kernel", "k", "file", "kernel file to upload", param="kernelFile", exclusive="kernel"),
+                 Flag("initrd", "i", "file", "initrd file to upload", param="initrdFile", exclusive="initrd"),
+                 Flag("kstaged", None, "str", "kernel file name in the server's imageStagePath", param="kstaged",
+                      exclusive="kernel"),
+                 Flag("istaged", None, "str", "initrd file name in the server's imageStagePath", param="istaged",
+                      exclusive="initrd"),
+                 Flag("boot", None, "list", "boot modes the image supports: bios, uefi", param="boot"),
+                 Flag("breed", "b", "str", "OS family (redhat, debian, ubuntu, suse, … generic-linux)",
+                      param="breed"),
+                 Flag("local-boot", "l", "bool", "the image installs to local disk (needs a kickstart)",
+                      param="localBoot"),
+             )),
+        Verb("show", "list boot images", "GET", "/igor/images", render="images", admin=True, flags=(_SIMPLE,)),
+        Verb("del", "delete a boot image no distro uses", "DELETE", "/igor/images/{imageName}", admin=True,
+             confirm=True, flags=(
+                 Flag("image", kind="name", help="image name (kiXXXXXXXX)", param="imageName", to="path",
+                      positional=True, required=True, values="image"),
+             )),
+    )),
+    Noun("kickstart", "kickstart / preseed files for local installs", (
+        Verb("register", "upload a kickstart file", "POST", "/igor/kickstart/register", admin=True, multipart=True,
+             flags=(Flag("file", "k", "file", "the kickstart file", param="kickstart", required=True),)),
+        Verb("show", "list kickstart files", "GET", "/igor/kickstart", render="kickstarts", admin=True,
+             flags=(_SIMPLE,)),
+        Verb("edit", "replace or rename a kickstart", "PATCH", "/igor/kickstart/{kickstartName}", admin=True,
+             multipart=True, flags=(
+                 Flag("kickstart", kind="name", help="kickstart name", param="kickstartName", to="path",
+                      positional=True, required=True, values="kickstart"),
+                 Flag("file", "k", "file", "new file", param="kickstart"),
+                 Flag("name", "n", "name", "new name", param="name"),
+             )),
+        Verb("del", "delete a kickstart no distro uses", "DELETE", "/igor/kickstart/{kickstartName}", admin=True,
+             confirm=True, flags=(
+                 Flag("kickstart", kind="name", help="kickstart name", param="kickstartName", to="path",
+                      positional=True, required=True, values="kickstart"),
+             )),
+    )),
+    Noun("distro", "distros: an image with kernel args, shared with groups", (
+        Verb("create", "create a distro", "POST", "/igor/distros", flags=(
+            Flag("name", kind="name", help="distro name", param="name", positional=True, required=True),
+            Flag("image-ref", None, "name", "an existing image (kiXXXXXXXX)", param="imageRef", values="image",
+                 exclusive="source"),
+            Flag("copy-distro", None, "name", "copy one of your distros", param="copyDistro", values="distro",
+                 exclusive="source"),
+            Flag("use-distro-image", None, "name", "the image of one of your distros", param="useDistroImage",
+                 values="distro", exclusive="source"),
+            Flag("kernel", None, "file", "kernel file to upload (with --initrd)", param="kernelFile"),
+            Flag("initrd", None, "file", "initrd file to upload (with --kernel)", param="initrdFile"),
+            Flag("groups", "g", "list", "groups to share it with", param="distroGroups", values="group"),
+            Flag("kernel-args", "k", "str", "kernel arguments", param="kernelArgs"),
+            Flag("kickstart", None, "name", "kickstart for local-boot images", param="kickstart",
+                 values="kickstart"),
+            Flag("public", "p", "bool", "share with everyone (cannot be undone by users)", param="public"),
+            Flag("default", None, "bool", "the default distro (used after maintenance)", param="default",
+                 admin=True),
+            Flag("desc", None, "str", "description", param="description"),
+        )),
+        Verb("show", "list the distros you may use", "GET", "/igor/distros", render="distros", flags=(
+            _filter("names", "n", "name", "these distros", "distro"),
+            _filter("owners", "o", "owner", "distros of these owners", "user"),
+            _filter("groups", "g", "group", "distros of these groups", "group"),
+            _filter("image-ids", None, "imageID", "distros of these images", "image"),
+            _filter("kernels", None, "kernel", "distros with these kernel files"),
+            _filter("initrds", None, "initrd", "distros with these initrd files"),
+            Flag("default", None, "bool", "the default distro", param="default", to="query", admin=True),
+            _SIMPLE,
+        )),
+        Verb("edit", "edit a distro", "PATCH", "/igor/distros/{distroName}", flags=(
+            Flag("distro", kind="name", help="distro name", param="distroName", to="path", positional=True,
+                 required=True, values="distro"),
+            Flag("name", "n", "name", "new name", param="name"),
+            Flag("owner", "o", "name", "new owner", param="owner", values="user"),
+            Flag("add", "a", "list", "share with these groups too", param="addGroup", values="group"),
+            Flag("remove", "r", "list", "stop sharing with these groups", param="removeGroup", values="group"),
+            Flag("kernel-args", "k", "str", "new kernel arguments", param="kernelArgs"),
+            Flag("desc", None, "str", "new description", param="description"),
+            Flag("os-info", "i", "str", "OS of the initrd, as shown (admins)", param="initrdInfo", admin=True),
+            Flag("public", "p", "bool", "share with everyone", param="public"),
+            Flag("deprecate", "d", "bool", "deprecate: only admins see it (alone)", param="deprecate", admin=True),
+            Flag("default", None, "bool", "make it the default distro", param="default", admin=True,
+                 exclusive="default"),
+            Flag("default-remove", None, "bool", "stop it being the default", param="default_remove", admin=True,
+                 exclusive="default"),
+            Flag("kickstart", None, "name", "new kickstart", param="kickstart", values="kickstart"),
+        )),
+        Verb("del", "delete a distro no profile uses", "DELETE", "/igor/distros/{distroName}", confirm=True, flags=(
+            Flag("distro", kind="name", help="distro name", param="distroName", to="path", positional=True,
+                 required=True, values="distro"),
+        )),
+    )),
+    Noun("profile", "profiles: your distro choice with your kernel args", (
+        Verb("create", "create a profile", "POST", "/igor/profiles", flags=(
+            Flag("name", kind="name", help="profile name", param="name", positional=True, required=True),
+            Flag("distro", kind="name", help="distro", param="distro", positional=True, required=True,
+                 values="distro"),
+            Flag("kernel-args", "k", "str", "kernel arguments (after the distro's)", param="kernelArgs"),
+            Flag("desc", None, "str", "description", param="description"),
+        )),
+        Verb("show", "list your profiles", "GET", "/igor/profiles", render="profiles", flags=(
+            _filter("names", "n", "name", "these profiles", "profile"),
+            _filter("owners", "o", "owner", "profiles of these owners (admins)", "user"),
+            _filter("kernel-args", "k", "kernelArgs", "profiles with these kernel args"),
+            _filter("distros", "d", "distro", "profiles of these distros", "distro"),
+            _SIMPLE,
+        )),
+        Verb("edit", "edit a profile (a reservation's temporary profile becomes permanent)", "PATCH",
+             "/igor/profiles/{profileName}", flags=(
+                 Flag("profile", kind="name", help="profile name", param="profileName", to="path", positional=True,
+                      required=True, values="profile"),
+                 Flag("name", "n", "name", "new name", param="name"),
+                 Flag("kernel-args", "k", "str", "new kernel arguments", param="kernelArgs"),
+                 Flag("desc", None, "str", "new description", param="description"),
+             )),
+        Verb("del", "delete a profile no reservation uses", "DELETE", "/igor/profiles/{profileName}",
+             confirm=True, flags=(
+                 Flag("profile", kind="name", help="profile name", param="profileName", to="path",
+                      positional=True, required=True, values="profile"),
+             )),
     )),
     Noun("cluster", "the cluster", (
         Verb("config", "create the cluster and new hosts from the server's igor-clusters.yaml", "POST",

@@ -257,8 +257,9 @@ def _run(session: Session, noun: Noun, verb: Verb) -> int:
         _print_result(session, key, verb, LOCAL[key](session))
         return 0
     try:
-        with WaitNotice(session.err):
-            result = execute(session.client, key, verb, values, tz=session.tz, stdin=session.stdin)
+        with WaitNotice(session.err) as notice:
+            result = execute(session.client, key, verb, values, tz=session.tz, stdin=session.stdin,
+                             progress=notice.update)
     except ApiError as err:
         if not err.auth_required:
             raise
@@ -266,8 +267,9 @@ def _run(session: Session, noun: Noun, verb: Verb) -> int:
             return session.fail(f"{err.message} - {LOGIN_HINT}")
         session.err.write(f"igor: {err.message}\n")
         _login(session, None, False)
-        with WaitNotice(session.err):  # replay the original command
-            result = execute(session.client, key, verb, values, tz=session.tz, stdin=session.stdin)
+        with WaitNotice(session.err) as notice:  # replay the original command
+            result = execute(session.client, key, verb, values, tz=session.tz, stdin=session.stdin,
+                             progress=notice.update)
     _print_result(session, key, verb, result)
     return 0
 

@@ -1,6 +1,7 @@
 """Progress for long waits: :class:`WaitNotice` shows ``waiting for the server … 3s`` on a terminal once a request
-has taken longer than a second, updates it twice a second and erases it when the answer arrives. Nothing is
-written when the stream is not a terminal, so scripts and ``--json`` output stay clean.
+has taken longer than a second (``uploading 12.5 of 40.0 MB (31%) … 3s`` while an upload is being sent, fed by
+:meth:`WaitNotice.update`), updates it twice a second and erases it when the answer arrives. Nothing is written
+when the stream is not a terminal, so scripts and ``--json`` output stay clean.
 """
 
 from __future__ import annotations
@@ -30,6 +31,19 @@ class WaitNotice:
         self._shown = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.sent = self.total = 0
+
+    def update(self, sent: int, total: int) -> None:
+        """Upload progress (bytes sent, bytes in all): a client ``progress`` callback."""
+        self.sent, self.total = sent, total
+
+    def text(self, seconds: float) -> str:
+        """The notice after ``seconds`` of waiting."""
+        if self.total and self.sent < self.total:
+            mb = 1024 * 1024
+            return (f"uploading {self.sent / mb:.1f} of {self.total / mb:.1f} MB "
+                    f"({100 * self.sent // self.total}%) … {int(seconds)}s (Ctrl-C to give up)")
+        return f"{self.label} … {int(seconds)}s (Ctrl-C to give up)"
 
     def __enter__(self) -> WaitNotice:
         if _is_terminal(self.stream):
@@ -55,7 +69,7 @@ class WaitNotice:
                 if self._done.is_set():
                     return
                 self._shown = True
-                self._write(f"{ERASE}{self.label} … {int(time.monotonic() - start)}s (Ctrl-C to give up)")
+                self._write(ERASE + self.text(time.monotonic() - start))
             if self._done.wait(self.every):
                 return
 

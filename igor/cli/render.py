@@ -197,7 +197,55 @@ def show_fallback(payload: dict[str, Any], *, tz: str | None, now: int, simple: 
 Renderer = Callable[..., str]
 
 #: Table renderers by the ``render`` name a grammar verb declares.
+def _yes(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return "yes" if value else "no"
+
+
+def images(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor image show`` (Igor v2's columns)."""
+    items = data.get("distroImages") or []
+    if not items:
+        return "igor: no images registered"
+    rows = [[i.get("name"), i.get("image_id"), i.get("image_type"), i.get("kernel"), i.get("initrd"),
+             i.get("breed"), _join(i.get("boot")), _yes(i.get("local")), _join(i.get("distros"))] for i in items]
+    return table(["NAME", "ID", "TYPE", "KERNEL", "INITRD", "BREED", "BOOT-TYPE", "LOCAL", "DISTROS"], rows)
+
+
+def kickstarts(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor kickstart show``."""
+    items = data.get("kickstarts") or []
+    if not items:
+        return "igor: no kickstarts registered"
+    rows = [[k.get("name"), k.get("fileName"), k.get("owner")] for k in items]
+    return table(["NAME", "FILE NAME", "OWNER"], rows)
+
+
+def distros(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor distro show`` (Igor v2's columns; the default distro is marked ``*``)."""
+    items = data.get("distros") or []
+    if not items:
+        return "igor: no distros to show (yet) or no matches based on search criteria"
+    rows = [[f"{d.get('name')}{' *' if d.get('isDefault') else ''}", d.get("description"), d.get("owner"),
+             _yes(d.get("isPublic")), _join(d.get("groups")), d.get("image_type"), d.get("kernel"),
+             d.get("initrd"), d.get("kickstart"), d.get("kernelArgs")] for d in items]
+    return table(["NAME", "DESCRIPTION", "OWNER", "PUBLIC?", "GROUPS", "TYPE", "KERNEL", "INITRD", "KICKSTART",
+                  "KERNEL-ARGS"], rows)
+
+
+def profiles(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor profile show``."""
+    items = data.get("profiles") or []
+    if not items:
+        return "igor: no profiles to show (yet) or no matches based on search criteria"
+    rows = [[p.get("name"), p.get("owner"), p.get("distro"), p.get("kernelArgs"), p.get("description")]
+            for p in items]
+    return table(["NAME", "OWNER", "DISTRO", "KERNEL-ARGS", "DESCRIPTION"], rows)
+
+
 TABLES: dict[str, Renderer] = {
     "reservations": reservations, "windows": windows, "hosts": hosts, "policies": policies, "users": users,
-    "groups": groups, "clusters": clusters,
+    "groups": groups, "clusters": clusters, "images": images, "kickstarts": kickstarts, "distros": distros,
+    "profiles": profiles,
 }

@@ -27,6 +27,7 @@ from igor.services.context import (
     naive,
     require,
 )
+from igor.services.grants import move_reservation_group
 from igor.services.outbox import queue_email
 
 SYSTEM_GROUPS = (ALL_GROUP, ADMINS_GROUP)
@@ -58,24 +59,6 @@ def _names(values: Any, key: str) -> list[str]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise BadInput(f"invalid parameter '{key}': must be a list of user names")
     return sorted({check_username(v.strip().lower()) for v in values if v.strip()})  # v2 checkUsernameRules
-
-
-def _regroup(db: Any, res: Any, target: Any) -> None:
-    """Give reservation ``res`` to group ``target`` with the grants its group holds (delete, extend and, while
-    active, power), so its owner keeps them when the old group goes."""
-    facts = perms.reservation_group_facts(res.name)
-    hostnames = [h.hostname for h in res.hosts]
-    if hostnames:
-        facts.append(perms.power_fact(hostnames))
-    for fact in facts:
-        row = db.Permission.get(group=res.group, fact=fact)
-        if row is None:
-            continue
-        if db.Permission.exists(group=target, fact=fact):
-            row.delete()
-        else:
-            row.group = target
-    res.group = target
 
 
 class GroupService:
@@ -306,7 +289,7 @@ class GroupService:
                            f"group ({', '.join(sorted(p.name for p in group.policies))})")
         db = self.ctx.db
         for res in list(group.reservations):  # v2: as 'res edit -g none', grants included
-            _regroup(db, res, find(db.Group, name=PRIVATE_PREFIX + res.owner.name))
+            move_reservation_group(db, res, find(db.Group, name=PRIVATE_PREFIX + res.owner.name))
         for owner in list(group.owners):
             self._revoke_owner(group, owner)
         prefix = f"groups:{name}:"

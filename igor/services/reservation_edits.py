@@ -27,6 +27,7 @@ from igor.rules import check_description, check_resource_name, check_username
 from igor.scheduler import Scheduler
 from igor.services.cluster import AVAILABLE, RESERVED
 from igor.services.context import ALL_GROUP, IGOR_ADMIN, PRIVATE_PREFIX, Principal, ServiceContext, find, require
+from igor.services.grants import move_fact, move_reservation_group
 from igor.services.reservations import ReservationService, ReservationView
 from igor.timefmt import format_datetime
 
@@ -362,7 +363,7 @@ class ReservationEditor:
             self._move_owner(res, new_owner)
             said.append(f"owner is now '{new_owner.name}'")
         if target is not None and target is not res.group:
-            self._move_group(res, target)
+            move_reservation_group(self.ctx.db, res, target)
             said.append("group is now " + ("none (the owner's private group)" if target.is_user_private
                                            else f"'{target.name}'"))
         return f"reservation '{old_name}' updated: " + ("; ".join(said) if said else "nothing changed")
@@ -429,7 +430,7 @@ class ReservationEditor:
         old_group = _private_group(db, res.owner)
         new_group = _private_group(db, new_owner)
         for fact in perms.reservation_owner_facts(res.name):
-            self._move_fact(fact, old_group, new_group)
+            move_fact(self.ctx.db, fact, old_group, new_group)
         old = res.profile
         if old is not None:
             res.profile = db.Profile(name=f"tpf_{uuid.uuid4().hex[:4]}", owner=new_owner, distro=old.distro,
@@ -437,26 +438,6 @@ class ReservationEditor:
                                      kernel_args=old.kernel_args or "")
             self._drop_temp_profile(old, res.profile)
         res.owner = new_owner
-
-    def _move_group(self, res: Any, target: Any) -> None:
-        """Delete / extend (and, while active, power) grants move from the old group to ``target``."""
-        facts = list(perms.reservation_group_facts(res.name))
-        hostnames = [h.hostname for h in res.hosts]
-        if hostnames:
-            facts.append(perms.power_fact(hostnames))
-        for fact in facts:
-            self._move_fact(fact, res.group, target)
-        res.group = target
-
-    def _move_fact(self, fact: str, source: Any, target: Any) -> None:
-        db = self.ctx.db
-        row = db.Permission.get(group=source, fact=fact)
-        if row is None:
-            return
-        if db.Permission.exists(group=target, fact=fact):
-            row.delete()
-        else:
-            row.group = target
 
 
 def _private_group(db: Any, user: Any) -> Any:

@@ -9,9 +9,9 @@ from typing import Any
 import falcon
 
 from igor import __version__
-from igor.api import envelope
+from igor.api import envelope, forms
 from igor.api.middleware import Authenticate, CheckQuery, RequestId, RequireJson, ServerMode
-from igor.api.resources import Op, Resource, hosts_ctrl, policies, show
+from igor.api.resources import Op, Resource, distros, hosts_ctrl, images, kickstarts, policies, profiles, show
 from igor.api.resources.auth import AuthReset, Elevate, Login
 from igor.api.resources.cluster import Clusters, Hosts, Motd
 from igor.api.resources.groups import GroupCollection, GroupItem
@@ -43,6 +43,10 @@ ROUTES: tuple[tuple[str, type[Resource]], ...] = (
     *policies.ROUTES,
     *hosts_ctrl.ROUTES,
     *show.ROUTES,
+    *images.ROUTES,
+    *kickstarts.ROUTES,
+    *distros.ROUTES,
+    *profiles.ROUTES,
 )
 
 
@@ -54,6 +58,7 @@ def create_app(services: Services) -> falcon.App:
     json = envelope.OrjsonHandler()  # the show payload at size M is megabytes: stdlib json alone costs 40+ ms
     app.req_options.media_handlers.update({falcon.MEDIA_JSON: json})
     app.resp_options.media_handlers.update({falcon.MEDIA_JSON: json})
+    app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = forms.multipart_handler()
     app.req_options.strip_url_path_trailing_slash = True
     document = openapi_document()
     for path, cls in ROUTES:
@@ -85,12 +90,20 @@ def _operation(path: str, method: str, op: Op) -> dict[str, Any]:
         parameters.append(param)
     if parameters:
         out["parameters"] = parameters
-    if op.body:
-        out["requestBody"] = {"required": any(f.required for f in op.body), "content": {"application/json": {
+    if op.form:
+        out["requestBody"] = {"required": any(f.required for f in op.form), "content": {forms.MULTIPART: {
+            "schema": {"type": "object", "additionalProperties": False,
+                       "properties": {f.name: _form_schema(f) for f in op.form},
+                       **({"required": [f.name for f in op.form if f.required]}
+                          if any(f.required for f in op.form) else {})}}}}
+    if op.body:  # merged with the form's when an operation takes either (distros)
+        body = out.setdefault("requestBody", {"required": False, "content": {}})
+        body["required"] = body["required"] or any(f.required for f in op.body)
+        body["content"]["application/json"] = {
             "schema": {"type": "object", "additionalProperties": False,
                        "properties": {f.name: f.schema() for f in op.body},
                        **({"required": [f.name for f in op.body if f.required]}
-                          if any(f.required for f in op.body) else {})}}}}
+                          if any(f.required for f in op.body) else {})}}
     data_schema: dict[str, Any] = {"type": "object"}
     if op.data:
         data_schema["properties"] = {key: {} for key in op.data}
@@ -112,6 +125,14 @@ def _operation(path: str, method: str, op: Op) -> dict[str, Any]:
         out["responses"][str(code)] = {"description": description,
                                        "content": {"application/json": {"schema": _envelope_schema(data_schema)}}}
     return out
+
+
+def _form_schema(f: Any) -> dict[str, Any]:
+    """A form part's schema: files are binary strings; booleans and lists are sent as text parts."""
+    schema = f.schema()
+    if f.doc:
+        schema["description"] = f.doc
+    return schema
 
 
 def _envelope_schema(data: dict[str, Any]) -> dict[str, Any]:

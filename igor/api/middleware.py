@@ -96,7 +96,9 @@ class CheckQuery:
 
 
 class RequireJson:
-    """POST/PUT/PATCH bodies must be JSON (415 otherwise), as in Igor v2."""
+    """POST/PUT/PATCH bodies must be JSON (415 otherwise), as in Igor v2 — or multipart/form-data on the
+    operations that declare a form (``Op.form``: images, kickstarts, distros); an operation declaring both a form
+    and a JSON body (distros: v2 clients send forms, ours may send JSON) takes either."""
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object,
                          params: dict) -> None:
@@ -104,6 +106,13 @@ class RequireJson:
             return
         if not req.content_length:
             return  # an empty body: the resource says "requested operation had no parameters"
+        ops = getattr(resource, "OPS", None)
+        op = ops.get(req.method.lower()) if ops else None
+        form = op is not None and bool(getattr(op, "form", None))
+        want = ["multipart/form-data"] if form else []
+        if not form or getattr(op, "body", None):  # an operation declaring both takes either (distros)
+            want.append("application/json")
         ctype = (req.content_type or "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            raise IgorError(f"need content-type 'application/json', but got '{req.content_type or ''}'", status=415)
+        if ctype not in want:
+            raise IgorError(f"need content-type {' or '.join(repr(w) for w in want)}, but got "
+                            f"'{req.content_type or ''}'", status=415)

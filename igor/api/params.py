@@ -22,6 +22,9 @@ MAX_BODY = 1 << 20
 
 _TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", list: "list", dict: "object", float: "number"}
 
+#: The ``Field.type`` of a multipart/form-data part that must be an uploaded file (``igor.api.forms``).
+FILE = bytes
+
 
 @dataclass(frozen=True)
 class Field:
@@ -29,7 +32,8 @@ class Field:
 
     Attributes:
         name: the key.
-        type: ``str``, ``bool``, ``int``, ``list`` (of strings) or ``dict``.
+        type: ``str``, ``bool``, ``int``, ``list`` (of strings) or ``dict``; in a multipart form also
+            :data:`FILE` (an uploaded file part).
         required: whether it must be present.
         doc: one line for the OpenAPI document.
         repeat: (query only) may be given several times (and, when ``csv``, as a comma list).
@@ -47,6 +51,8 @@ class Field:
     def schema(self) -> dict[str, Any]:
         if isinstance(self.type, tuple):
             return {"oneOf": [{"type": _TYPE_NAMES[t]} for t in self.type]}
+        if self.type is FILE:
+            return {"type": "string", "format": "binary"}
         if self.type is list or self.repeat:
             return {"type": "array", "items": {"type": "string"}}
         return {"type": _TYPE_NAMES[self.type]}

@@ -15,9 +15,12 @@ from igor.scheduler import Scheduler
 from igor.services.auth import AuthService
 from igor.services.cluster import ClusterService
 from igor.services.context import Clock, Principal, ServiceContext, require_elevated
+from igor.services.distros import DistroService
 from igor.services.groups import GroupService
 from igor.services.hosts import HostService
+from igor.services.images import ImageService, KickstartService
 from igor.services.policies import PolicyService
+from igor.services.profiles import ProfileService
 from igor.services.reservation_edits import ReservationEditor
 from igor.services.reservations import ReservationService
 from igor.services.show import ShowService
@@ -61,6 +64,10 @@ class Services:
         self.hosts = HostService(self.ctx, self.scheduler)
         self.reservation_edits = ReservationEditor(self.ctx, self.scheduler, self.reservations)
         self.show = ShowService(self.ctx, self.cluster, self.reservations)
+        self.images = ImageService(self.ctx)
+        self.kickstarts = KickstartService(self.ctx, self.images.store)
+        self.distros = DistroService(self.ctx, self.images, self.reservations)
+        self.profiles = ProfileService(self.ctx, self.reservations)
 
     def bootstrap(self) -> None:
         """Create the system accounts, groups and default policy (idempotent; run at every start)."""

@@ -13,7 +13,6 @@ database does not. A refusal leaves the database untouched; ``dryRun`` does ever
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,7 +26,9 @@ from igor.rules import check_description, check_resource_name, check_username
 from igor.scheduler import Scheduler
 from igor.services.cluster import AVAILABLE, RESERVED
 from igor.services.context import ALL_GROUP, IGOR_ADMIN, PRIVATE_PREFIX, Principal, ServiceContext, find, require
+from igor.services.distros import check_kernel_args, may_use
 from igor.services.grants import move_fact, move_reservation_group
+from igor.services.profiles import temp_profile
 from igor.services.reservations import ReservationService, ReservationView
 from igor.timefmt import format_datetime
 
@@ -345,6 +346,7 @@ class ReservationEditor:
                 raise BadInput(f"reservation '{res.name}' has no profile to take kernel args: give it a distro first")
             if not res.profile.is_default:
                 raise BadInput("cannot modify permanent profile, edit the profile first")
+            check_kernel_args(edits["kernelArgs"])
         new_owner = self._new_owner(res, edits) if "owner" in edits else None
         owner_after = new_owner or res.owner
         target = self._target_group(res, edits, new_owner, owner_after)
@@ -357,7 +359,7 @@ class ReservationEditor:
             res.description = check_description(str(edits["description"]))
             said.append("description updated")
         if "kernelArgs" in edits:
-            res.profile.kernel_args = str(edits["kernelArgs"])
+            res.profile.kernel_args = check_kernel_args(edits["kernelArgs"])
             said.append("kernel args updated")
         if new_owner is not None and new_owner is not res.owner:
             self._move_owner(res, new_owner)
@@ -433,9 +435,10 @@ class ReservationEditor:
             move_fact(self.ctx.db, fact, old_group, new_group)
         old = res.profile
         if old is not None:
-            res.profile = db.Profile(name=f"tpf_{uuid.uuid4().hex[:4]}", owner=new_owner, distro=old.distro,
-                                     is_default=True, description=old.description or "",
-                                     kernel_args=old.kernel_args or "")
+            if old.distro is None:
+                raise BadInput(f"the profile '{old.name}' of reservation '{res.name}' has no distro to copy")
+            res.profile = temp_profile(db, new_owner, old.distro, reservation=res.name,
+                                       kernel_args=old.kernel_args or "", description=old.description or "")
             self._drop_temp_profile(old, res.profile)
         res.owner = new_owner
 
@@ -445,8 +448,8 @@ def _private_group(db: Any, user: Any) -> Any:
 
 
 def _has_distro(user: Any, distro: Any) -> bool:
-    """The access rule ReservationService._profile applies: public, owned, or shared with one of the groups."""
-    return bool(distro.is_public or distro.owner == user or set(distro.groups) & set(user.groups))
+    """The access rule of every distro use (``igor.services.distros.may_use``)."""
+    return may_use(user, distro)
 
 
 class _DryRun(Exception):  # noqa: N818 - control flow: roll the transaction back, keep the answer

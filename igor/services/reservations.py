@@ -32,6 +32,8 @@ from igor.services.context import (
     find,
     require,
 )
+from igor.services.distros import may_use
+from igor.services.profiles import temp_profile
 from igor.timefmt import format_datetime, format_duration, go_duration, parse_duration, to_minutes
 
 #: Igor v2's longest scheduling window for elevated users (days).
@@ -209,7 +211,7 @@ class ReservationService:
         if find(db.Reservation, name=name) is not None:
             raise Conflict(f"reservation '{name}' already exists")
         owner = self._owner(principal, req.get("owner"))
-        profile = self._profile(owner, req) if ("distro" in req or "profile" in req) else None
+        profile = self._profile(owner, req)
         group = self._group(owner, req.get("group"))
         description = check_description(req.get("description", "") or "")
         now = self._now()
@@ -345,6 +347,9 @@ class ReservationService:
         return group
 
     def _profile(self, owner: Any, req: dict[str, Any]) -> Any:
+        """The reservation's profile: the owner's own profile (``profile``), a new temporary profile of a distro
+        the owner may use (``distro``), or — with neither — a temporary profile of the default distro when an
+        admin has set one (SPEC §7), else None (Igor writes no boot files)."""
         db = self.ctx.db
         if "profile" in req:
             if req.get("kernelArgs"):
@@ -355,16 +360,28 @@ class ReservationService:
             if profile.is_default:
                 raise BadInput("cannot use a temp profile in more than 1 reservation. Make the profile permanent "
                                "first by editing its name, then try again")
+            distro = profile.distro
+            if distro is None:
+                raise BadInput(f"profile '{profile.name}' has no distro: edit or delete it")
+            if not may_use(owner, distro):
+                raise Forbidden(f"{owner.name} does not currently have access to distro '{distro.name}' in "
+                                f"profile '{profile.name}'")
             return profile
+        if "distro" not in req:
+            default = db.Distro.select(lambda d: d.is_default).first()
+            if default is None:
+                if req.get("kernelArgs"):
+                    raise BadInput("kernelArgs need a distro to boot with: give a distro (or a profile) too")
+                return None
+            return temp_profile(db, owner, default, reservation=str(req["name"]),
+                                kernel_args=req.get("kernelArgs", "") or "")
         distro = find(db.Distro, name=str(req["distro"]))
         if distro is None:
             raise NotFound(f"distro '{req['distro']}' not found")
-        if not (distro.is_public or distro.owner == owner or set(distro.groups) & set(owner.groups)):
+        if not may_use(owner, distro):
             raise Forbidden(f"{owner.name} does not have access to distro '{distro.name}'")
-        suffix = uuid.uuid4().hex[:4]
-        return db.Profile(name=f"tpf_{suffix}", owner=owner, distro=distro, is_default=True,
-                          description=f"Default profile for distro {distro.name} for reservation {req['name']}",
-                          kernel_args=str(req.get("kernelArgs", "") or ""))
+        return temp_profile(db, owner, distro, reservation=str(req["name"]),
+                            kernel_args=req.get("kernelArgs", "") or "")
 
     def _window(self, principal: Principal, req: dict[str, Any], now: int) -> tuple[int, int]:
         cfg = self.ctx.config.scheduler

@@ -16,6 +16,7 @@ from pony.orm import db_session
 from igor.errors import Forbidden
 from igor.services.cluster import ClusterService
 from igor.services.context import Principal, ServiceContext, require
+from igor.services.distros import may_use
 from igor.services.reservations import ReservationService
 from igor.timefmt import from_minutes, to_minutes
 
@@ -54,8 +55,7 @@ class ShowService:
         else:
             profiles = list(user.profiles) if user is not None else []
         groups = set(user.groups) if user is not None else set()
-        distros = [d for d in db.Distro.select() if principal.elevated or d.is_public or d.owner == user
-                   or groups & set(d.groups)]
+        distros = [d for d in db.Distro.select() if principal.elevated or may_use(user, d)]
         return {
             "cluster": ({"name": cluster.name, "prefix": cluster.prefix, "displayHeight": cluster.display_height,
                          "displayWidth": cluster.display_width, "motd": cluster.motd or "",

@@ -35,6 +35,15 @@ def snapshot(services) -> dict[str, list[tuple[Any, ...]]]:
             "host_policy": sorted((h.name, h.policy.name if h.policy else "") for h in db.Host.select()),
             "reservations": sorted((r.name, r.owner.name, r.group.name, r.start, r.end, r.reset_end,
                                     tuple(sorted(h.name for h in r.hosts))) for r in db.Reservation.select()),
+            "images": sorted((i.name, i.image_id, i.kernel, i.initrd, i.breed, i.local_boot, i.bios_boot,
+                              i.uefi_boot) for i in db.DistroImage.select()),
+            "kickstarts": sorted((k.name, k.filename) for k in db.Kickstart.select()),
+            "distros": sorted((d.name, d.owner.name if d.owner else "", d.is_default, d.is_public, d.deprecated,
+                               d.description, d.kernel_args, d.image.name if d.image else "",
+                               d.kickstart.name if d.kickstart else "", tuple(sorted(g.name for g in d.groups)))
+                              for d in db.Distro.select()),
+            "profiles": sorted((p.name, p.owner.name, p.distro.name if p.distro else "", p.is_default,
+                                p.description, p.kernel_args) for p in db.Profile.select()),
             "epoch": [(db.ScheduleEpoch[1].epoch,)],
         }
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ import pytest
 
 from igor.api.app import ROUTES
 from igor.api.envelope import status_word
+from tests.api.forms import multipart
 
 ANON, CAROL, BOB, ALICE, DAVE, DAVE_UP, ROOT = ("anonymous", "carol", "bob", "alice", "dave", "dave-elevated",
                                                 "igor-admin")
@@ -58,6 +60,8 @@ class Row:
     body: dict[str, Any] | None = field(default=None)
     params: dict[str, str] | None = field(default=None)
     bare: bool = False  # run without ``gpu`` and ``alice-res`` (a policy's access group cannot be deleted)
+    form: dict[str, Any] | None = field(default=None)  # a multipart form (tests.api.forms), instead of ``body``
+    setup: Callable[[Any], None] | None = field(default=None)  # run before the call (creates what it names)
 
     @property
     def url(self) -> str:
@@ -116,6 +120,39 @@ def elevated_only(ok: Want) -> dict[str, Want]:
 NO_ELEVATION_NEEDED = "igor-admin does not require the elevate privilege"
 EXTENDED = re.compile(r"reservation 'alice-res' extended from \S+ to \S+")
 NOT_PUBLIC = Want(403, "public reservation list is not enabled on igor")  # text/plain, not an envelope
+
+IMAGE_FORM = {"kernelFile": ("vmlinuz", b"kernel"), "initrdFile": ("initrd.img", b"initrd"), "boot": "bios"}
+
+
+def _image(api) -> None:
+    """Image ``ki…`` of IMAGE_FORM's files (its name is fixed: the files are)."""
+    from tests.api.test_images import register_pair
+
+    register_pair(api.services, b"kernel", b"initrd")
+
+
+def _kickstart(api) -> None:
+    """Kickstart ``fae`` (``fae.ks``)."""
+    from tests.api.test_kickstarts import register_kickstart
+
+    register_kickstart(api.services, "fae.ks", b"text\n")
+
+
+def _distros(api) -> None:
+    """Image ``ki0000beef`` (a row only); distros ``pub-distro`` (public), ``alice-distro`` (alice's, shared with
+    ``team``) and ``alice-spare`` (alice's, shared with nobody); alice's profile ``alice-prof`` on alice-distro."""
+    from pony.orm import db_session
+
+    services = api.services
+    with db_session:
+        services.db.DistroImage(image_id="b" * 40, type="ki", name="ki0000beef", kernel="vmlinuz",
+                                initrd="initrd.img")
+    root, alice = services.auth.principal_for("igor-admin"), services.auth.principal_for("alice")
+    services.distros.create(root, {"name": "pub-distro", "imageRef": "ki0000beef", "public": True})
+    services.distros.create(alice, {"name": "alice-distro", "imageRef": "ki0000beef", "distroGroups": ["team"]})
+    services.distros.create(alice, {"name": "alice-spare", "imageRef": "ki0000beef"})
+    services.profiles.create(alice, {"name": "alice-prof", "distro": "alice-distro"})
+
 
 #: One row per (method, route) of ``ROUTES``, every actor.
 MATRIX: tuple[Row, ...] = (
@@ -187,6 +224,39 @@ MATRIX: tuple[Row, ...] = (
         outcomes=named("reservation", "alice-res", dict.fromkeys((ALICE, BOB, *ELEVATED), Want(200, "")))),
     Row("GET", "/igor", any_user(Want(200, ""))),
     Row("GET", "/igor/public", public(NOT_PUBLIC)),  # server.allowPublicShow is off by default
+    Row("POST", "/igor/images/register", admin_only(Want(201, re.compile(
+        r"igor boot image files registered to refID: ki[0-9a-f]{8}"))), form=IMAGE_FORM),
+    Row("GET", "/igor/images", admin_only(Want(200, "search returned no results"))),
+    Row("DELETE", "/igor/images/{imageName}", admin_only(Want(200, "")), path="/igor/images/ki61c4d7c2",
+        setup=_image),
+    Row("POST", "/igor/kickstart/register", admin_only(Want(201, "kickstart file registered successfully as: fae")),
+        form={"kickstart": ("fae.ks", b"text\n")}),
+    Row("GET", "/igor/kickstart", admin_only(Want(200, "no kickstart file found"))),
+    Row("PATCH", "/igor/kickstart/{kickstartName}", admin_only(Want(200, "kickstart file updated successfully: fae")),
+        path="/igor/kickstart/fae", form={"name": "elf"}, setup=_kickstart),
+    Row("DELETE", "/igor/kickstart/{kickstartName}", admin_only(Want(200, "")), path="/igor/kickstart/fae",
+        setup=_kickstart),
+    # Distros: anyone creates; owners (and elevated admins) edit and delete; GET is scoped, never refused.
+    Row("POST", "/igor/distros", any_user(Want(201, "distro 'newdistro' created")), setup=_distros,
+        body={"name": "newdistro", "imageRef": "ki0000beef"}),
+    Row("GET", "/igor/distros", any_user(Want(200)), setup=_distros),
+    Row("PATCH", "/igor/distros/{distroName}", path="/igor/distros/alice-distro", body={"description": "x"},
+        setup=_distros, outcomes=named("distro", "alice-distro", dict.fromkeys(
+            (ALICE, *ELEVATED), Want(200, "distro 'alice-distro' updated: description updated")))),
+    Row("DELETE", "/igor/distros/{distroName}", path="/igor/distros/alice-spare", setup=_distros,
+        outcomes=named("distro", "alice-spare", dict.fromkeys((ALICE, *ELEVATED),
+                                                              Want(200, "distro 'alice-spare' deleted")))),
+    # Profiles are addressed per owner: ?owner= names someone else's, which only elevated admins may.
+    Row("POST", "/igor/profiles", any_user(Want(201, "profile 'newprof' created")), setup=_distros,
+        body={"name": "newprof", "distro": "pub-distro"}),
+    Row("GET", "/igor/profiles", any_user(Want(200)), setup=_distros),
+    Row("PATCH", "/igor/profiles/{profileName}", path="/igor/profiles/alice-prof", params={"owner": "alice"},
+        body={"description": "x"}, setup=_distros, outcomes=named("profile", "alice-prof", dict.fromkeys(
+            (ALICE, *ELEVATED), Want(200, "profile 'alice-prof' updated: description updated")))),
+    Row("DELETE", "/igor/profiles/{profileName}", path="/igor/profiles/alice-prof", params={"owner": "alice"},
+        setup=_distros, outcomes=named("profile", "alice-prof", {
+            ALICE: Want(200, "profile 'alice-prof' deleted"),
+            **dict.fromkeys(ELEVATED, Want(200, "profile 'alice-prof' deleted (owner alice)"))})),
 )
 
 #: Further cells: names that do not exist, system and private groups, the actions only admins may take.
@@ -277,6 +347,37 @@ EXTRA: tuple[Row, ...] = (
     Row("DELETE", "/igor/reservations/{resName}", path="/igor/reservations/nores", outcomes={
         CAROL: missing("reservation", "nores"), DAVE: missing("reservation", "nores"),
         **dict.fromkeys(ELEVATED, Want(404, "reservation 'nores' not found"))}),
+    # Images and kickstarts are refused like collection routes: only an elevated admin learns what exists.
+    Row("DELETE", "/igor/images/{imageName}", path="/igor/images/ki00000000", outcomes={
+        CAROL: DENIED, DAVE: ELEVATE_FIRST, **dict.fromkeys(ELEVATED, Want(404, "image 'ki00000000' not found"))}),
+    Row("PATCH", "/igor/kickstart/{kickstartName}", path="/igor/kickstart/noks", form={"name": "elf"}, outcomes={
+        CAROL: DENIED, DAVE: ELEVATE_FIRST, **dict.fromkeys(ELEVATED, Want(404, "kickstart 'noks' not found"))}),
+    Row("DELETE", "/igor/kickstart/{kickstartName}", path="/igor/kickstart/noks", outcomes={
+        CAROL: DENIED, DAVE: ELEVATE_FIRST, **dict.fromkeys(ELEVATED, Want(404, "kickstart 'noks' not found"))}),
+    Row("PATCH", "/igor/distros/{distroName}", path="/igor/distros/nodistro", body={"description": "x"}, outcomes={
+        CAROL: missing("distro", "nodistro"), DAVE: missing("distro", "nodistro"),
+        **dict.fromkeys(ELEVATED, Want(404, "distro 'nodistro' not found"))}),
+    Row("DELETE", "/igor/distros/{distroName}", path="/igor/distros/alice-distro", setup=_distros, outcomes={
+        BOB: cannot("distro", "alice-distro"), DAVE: ELEVATE_FIRST, **dict.fromkeys((ALICE, *ELEVATED), Want(409, (
+            "cannot delete distro, currently attached to profile(s) alice-prof of alice. Delete these profile(s) "
+            "(or the reservations using them) before deleting this distro")))}),
+    Row("PATCH", "/igor/distros/{distroName}", path="/igor/distros/pub-distro", body={"deprecate": True},
+        setup=_distros, outcomes={
+            ALICE: cannot("distro", "pub-distro"), DAVE: ELEVATE_FIRST, **dict.fromkeys(ELEVATED, Want(
+                200, "distro 'pub-distro' deprecated: only admins can see and use it now"))}),
+    Row("GET", "/igor/distros", params={"default": "true"}, outcomes={
+        CAROL: Want(403, "must be elevated to search for default distro"),
+        DAVE: Want(403, "must be elevated to search for default distro"),
+        **dict.fromkeys(ELEVATED, Want(200, "search returned no results"))}),
+    # Without ?owner= a user addresses only their own profile: alice's is not in carol's namespace.
+    Row("PATCH", "/igor/profiles/{profileName}", path="/igor/profiles/alice-prof", body={"description": "x"},
+        setup=_distros, outcomes={
+            CAROL: Want(404, "profile 'alice-prof' not found"), DAVE: Want(404, "profile 'alice-prof' not found"),
+            **dict.fromkeys((ALICE, *ELEVATED), Want(200, "profile 'alice-prof' updated: description updated"))}),
+    Row("DELETE", "/igor/profiles/{profileName}", path="/igor/profiles/alice-prof", params={"owner": "nobody"},
+        setup=_distros, outcomes={
+            CAROL: missing("profile", "alice-prof"),
+            **dict.fromkeys(ELEVATED, Want(404, "user 'nobody' not found"))}),
 )
 
 CELLS = [(row, actor) for row in MATRIX + EXTRA for actor in ACTORS if actor in row.outcomes]
@@ -333,6 +434,10 @@ def _call(api, row: Row, actor: str):
         api.elevate("dave")
     user = None if actor == ANON else "dave" if actor == DAVE_UP else actor
     kwargs: dict[str, Any] = {"json": row.body} if row.body is not None else {}
+    if row.form is not None:
+        kwargs = multipart(row.form)
+    if row.setup is not None:
+        row.setup(api)
     if row.params:
         kwargs["params"] = row.params
     return api.call(row.method, row.path or row.template, as_user=user, **kwargs)

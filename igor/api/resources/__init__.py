@@ -10,6 +10,7 @@ from typing import Any
 
 import falcon
 
+from igor.api.forms import Form, Receive, read_form
 from igor.api.params import Field, body, query
 from igor.services import Principal, Services
 
@@ -23,6 +24,8 @@ class Op:
         auth: ``none`` (public), ``basic`` (HTTP Basic), ``user`` (any token) or ``admin`` (elevated).
         query: accepted query parameters.
         body: accepted JSON body keys.
+        form: accepted multipart/form-data parts, instead of a JSON body (``igor.api.forms``; files are
+            ``Field(type=FILE)``).
         ok: the success status code.
         data: the keys of ``data`` in a successful answer (for the document).
         also: other answers it gives besides ``ok`` and 4xx (code → description), for the document.
@@ -33,6 +36,7 @@ class Op:
     auth: str = "user"
     query: tuple[Field, ...] = ()
     body: tuple[Field, ...] = ()
+    form: tuple[Field, ...] = ()
     ok: int = 200
     data: tuple[str, ...] = ()
     also: dict[int, str] = field(default_factory=dict)
@@ -52,6 +56,9 @@ class Resource:
 
     def body(self, req: falcon.Request, method: str, *, allow_empty: bool = False) -> dict[str, Any]:
         return body(req, self.OPS[method].body, allow_empty=allow_empty)
+
+    def form(self, req: falcon.Request, method: str, receive: Receive, *, allow_empty: bool = False) -> Form:
+        return read_form(req, self.OPS[method].form, receive=receive, allow_empty=allow_empty)
 
     @staticmethod
     def principal(req: falcon.Request) -> Principal:

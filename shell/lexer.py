@@ -75,7 +75,9 @@ _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}
                   r"(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?")
 # nodeset: names of [A-Za-z0-9._-] and [ranges], items split by commas outside brackets, one trailing comma
 _RANGE = r"[0-9]+(?:-[0-9]+)?"
-_ITEM = rf"(?:[A-Za-z0-9._-]+|\[{_RANGE}(?:,{_RANGE})*\])+"
+# one name character or one bracket group per repetition: ``(?:[…]+|…)+`` would backtrack exponentially on a long
+# word that fails to match (seen: the shell hung on a generated line)
+_ITEM = rf"(?:[A-Za-z0-9._-]|\[{_RANGE}(?:,{_RANGE})*\])+"
 _HOSTS = re.compile(rf"{_ITEM}(?:,{_ITEM})*,?")
 _BOUNDS = re.compile(r"([0-9]+)-([0-9]+)")
 

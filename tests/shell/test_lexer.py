@@ -161,3 +161,14 @@ def test_fragments_rejoin_to_the_line(line: str) -> None:
 def test_fragments_rejoin_to_any_text(line: str) -> None:
     line = line.split("\n", 1)[0]
     assert "".join(t for _, t in lex(line)) == line
+
+
+def test_long_words_that_almost_match_lex_in_linear_time() -> None:
+    import threading
+
+    lines = ["host block " + "dn" * 3000 + "[", "res create x -n " + "a.b-" * 2000 + ",,", "show " + "x" * 20000 + "]"]
+    done: list[int] = []
+    worker = threading.Thread(target=lambda: done.extend(len(lex(line)) for line in lines), daemon=True)
+    worker.start()
+    worker.join(10)  # the old host pattern backtracked exponentially here and never finished
+    assert len(done) == len(lines)

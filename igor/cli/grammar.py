@@ -399,7 +399,7 @@ GRAMMAR: tuple[Noun, ...] = (
         Verb("show", "list boot images", "GET", "/igor/images", render="images", admin=True, flags=(_SIMPLE,)),
         Verb("del", "delete a boot image no distro uses", "DELETE", "/igor/images/{imageName}", admin=True,
              confirm=True, flags=(
-                 Flag("image", kind="name", help="image name (kiXXXXXXXX)", param="imageName", to="path",
+                 Flag("image", kind="name", help="image name (ki + 8 hex digits)", param="imageName", to="path",
                       positional=True, required=True, values="image"),
              )),
     )),
@@ -424,7 +424,7 @@ GRAMMAR: tuple[Noun, ...] = (
     Noun("distro", "distros: an image with kernel args, shared with groups", (
         Verb("create", "create a distro", "POST", "/igor/distros", flags=(
             Flag("name", kind="name", help="distro name", param="name", positional=True, required=True),
-            Flag("image-ref", None, "name", "an existing image (kiXXXXXXXX)", param="imageRef", values="image",
+            Flag("image-ref", None, "name", "an existing image (ki + 8 hex digits)", param="imageRef", values="image",
                  exclusive="source"),
             Flag("copy-distro", None, "name", "copy one of your distros", param="copyDistro", values="distro",
                  exclusive="source"),

@@ -27,7 +27,7 @@ CREATE_FORM = (
     Field("copyDistro", max_len=64, doc="source: one of your distros to copy (image, description, kernel args, and "
                                         "the kickstart of a local-boot image)"),
     Field("useDistroImage", max_len=64, doc="source: one of your distros whose image to use"),
-    Field("imageRef", max_len=32, doc="source: a registered image (kiXXXXXXXX)"),
+    Field("imageRef", max_len=32, doc="source: a registered image (ki + 8 hex digits)"),
     Field("kernelFile", FILE, doc="source, with initrdFile: upload a new image (needs server.allowImageUpload)"),
     Field("initrdFile", FILE, doc="the initrd to upload with kernelFile"),
     Field("description", max_len=256),
@@ -74,7 +74,7 @@ class DistroCollection(Resource):
                   query=(Field("name", repeat=True), Field("owner", repeat=True),
                          Field("group", repeat=True, doc="distros shared with any of these groups"),
                          Field("default", bool, doc="only the default distro (elevated admins)"),
-                         Field("imageID", repeat=True, doc="image ids or image names (kiXXXXXXXX)"),
+                         Field("imageID", repeat=True, doc="image ids or image names (ki + 8 hex digits)"),
                          Field("kernel", repeat=True, doc="kernel file names"),
                          Field("initrd", repeat=True, doc="initrd file names"))),
     }

@@ -22,12 +22,12 @@ Rules kept here:
   failure removes what it wrote.
 * **Sizes.** Uploads stop at :data:`MAX_IMAGE_FILE_BYTES` per image file and :data:`MAX_KICKSTART_BYTES` per
   kickstart (neither Igor v2 nor our configuration has a key for it; :class:`ImageStore` takes both as
-  arguments).
+  arguments). A staged file over the image limit is refused the same way (413), and left where it is.
 * **Identity.** An image id is the hex SHA-1 of the kernel bytes followed by the initrd bytes, read in chunks;
   its name is ``ki`` + the first 8 hex digits.
 * **Breeds** (§8.5): ``debian freebsd generic nexenta redhat suse ubuntu unix vmware windows xen``;
   ``generic-linux`` is accepted as another spelling of ``generic`` (the PXE writer knows ``generic``, §11.12).
-  Detection from ``file -b <kernel>`` only fills a blank breed, and only when ``file`` is installed.
+  Detection (``igor.imagedetect``) only fills a blank breed.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -70,10 +69,6 @@ BOOT_MODES = ("bios", "uefi")
 UPLOAD_PREFIX = ".upload-"
 _NAME_CHARS = re.compile(r"[A-Za-z0-9._+~-]+")
 _IMAGE_ID = re.compile(r"[0-9a-f]{40}")
-_VERSION = re.compile(r"version (\S+)")
-#: Breed words looked for in ``file`` output; ``generic`` is left out because Ubuntu kernels are "...-generic".
-_DETECTABLE = tuple(b for b in BREEDS if b != DEFAULT_BREED)
-_BREED_WORD = re.compile(r"(?<![A-Za-z])(" + "|".join(_DETECTABLE) + r")(?![A-Za-z])", re.IGNORECASE)
 
 
 class FileTooLarge(IgorError):
@@ -175,30 +170,6 @@ def hash_pair(kernel: Path, initrd: Path) -> str:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
     return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class KernelInfo:
-    """What ``file`` says about a kernel: a breed word it mentions (or None) and the version (or "")."""
-
-    breed: str | None
-    version: str
-
-
-def detect_kernel(path: Path, file_cmd: str | None = None) -> KernelInfo:
-    """Ask ``file -b`` about a kernel; a missing ``file`` command or any failure means "nothing known"."""
-    cmd = file_cmd or shutil.which("file")
-    if not cmd:
-        return KernelInfo(None, "")
-    try:
-        out = subprocess.run([cmd, "-b", "--", str(path)], capture_output=True, text=True, timeout=10,
-                             check=False).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("could not run %s on %s: %s", cmd, path, exc)
-        return KernelInfo(None, "")
-    match = _BREED_WORD.search(out)
-    version = _VERSION.search(out)
-    return KernelInfo(match.group(1).lower() if match else None, version.group(1)[:255] if version else "")
 
 
 # -- files -----------------------------------------------------------------------------------------------------
@@ -344,6 +315,7 @@ class ImageStore:
         Raises:
             BadInput: unsafe name, not in the staging folder, or not a regular file.
             NotFound: no such staged file (the message names the folder to put it in).
+            FileTooLarge: larger than an upload may be (the file is left in place).
         """
         check_file_name(name, what)
         path = _inside(self.stage_dir, name, what)
@@ -351,6 +323,10 @@ class ImageStore:
             raise NotFound(f"{what} '{name}' not found in the staging folder {self.stage_dir}")
         if not path.is_file():
             raise BadInput(f"{what} '{name}' is not a regular file")
+        size = path.stat().st_size
+        if size > self.max_image_bytes:
+            raise FileTooLarge(f"{what} '{name}' is larger than the limit of {self.max_image_bytes} bytes "
+                               f"({size} bytes)")
         return path
 
     # -- images ------------------------------------------------------------------------------------------------

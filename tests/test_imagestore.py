@@ -1,12 +1,11 @@
 """``igor.imagestore``: file-name rules, breeds, boot modes, hashing, atomic writes, staging containment, the
-image folder layout and breed detection — without a database."""
+image folder layout and the size limit on staged files — without a database (detection: ``test_imagedetect``)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -180,6 +179,18 @@ def test_staged_files_must_be_regular_files_inside_the_stage(store, tmp_path):
         store.staged("../outside", "staged kernel file")
 
 
+def test_staged_files_over_the_upload_limit_are_413_and_left_in_place(store):
+    store.stage_dir.mkdir(parents=True)
+    (store.stage_dir / "big").write_bytes(b"x" * 1001)
+    (store.stage_dir / "fits").write_bytes(b"x" * 1000)
+    with pytest.raises(st.FileTooLarge, match=r"^staged initrd file 'big' is larger than the limit of 1000 bytes "
+                                              r"\(1001 bytes\)$") as caught:
+        store.staged("big", "staged initrd file")
+    assert caught.value.status == 413
+    assert (store.stage_dir / "big").stat().st_size == 1001
+    assert store.staged("fits", "staged initrd file").name == "fits"
+
+
 # -- the image folder ------------------------------------------------------------------------------------------
 
 
@@ -258,30 +269,3 @@ def test_kickstart_text_rules(tmp_path):
         p.write_bytes(data)
         with pytest.raises(BadInput, match=problem):
             st.check_kickstart_text(p, "k")
-
-
-# -- detection -------------------------------------------------------------------------------------------------
-
-
-def test_detection_without_file_or_when_it_fails(tmp_path):
-    k = tmp_path / "k"
-    k.write_bytes(b"nothing")
-    assert st.detect_kernel(k, file_cmd=str(tmp_path / "no-such-command")) == st.KernelInfo(None, "")
-    fake = tmp_path / "fake-file"
-    fake.write_text("#!/bin/sh\necho 'Linux kernel x86 boot executable bzImage, version 4.18.0-477.el8.x86_64 "
-                    "(mockbuild@x86-vm-07.build.eng.bos.redhat.com) #1 SMP'\n")
-    fake.chmod(0o755)
-    assert st.detect_kernel(k, file_cmd=str(fake)) == st.KernelInfo("redhat", "4.18.0-477.el8.x86_64")
-    fake.write_text("#!/bin/sh\necho 'Linux kernel, version 5.15.0-91-generic (buildd@lcy02) #101-Ubuntu SMP'\n")
-    assert st.detect_kernel(k, file_cmd=str(fake)) == st.KernelInfo("ubuntu", "5.15.0-91-generic")
-    fake.write_text("#!/bin/sh\necho 'data'\n")
-    assert st.detect_kernel(k, file_cmd=str(fake)) == st.KernelInfo(None, "")
-
-
-@pytest.mark.skipif(shutil.which("file") is None, reason="the file command is not installed")
-def test_detection_with_the_real_file_command(tmp_path):
-    from tests.api.test_images import fake_bzimage
-
-    k = tmp_path / "k"
-    k.write_bytes(fake_bzimage("6.1.0-18-amd64 (debian-kernel@lists.debian.org) #1 SMP Debian 6.1.76-1"))
-    assert st.detect_kernel(k) == st.KernelInfo("debian", "6.1.0-18-amd64")

@@ -16,9 +16,15 @@ deletions are authorized with Igor v2's facts (``distros:D:edit:*`` and ``distro
 private group, ``distros:D:view`` for every group it is shared with), which :func:`regrant` keeps in step with the
 owner and groups after every change.
 
-Uploads and orphaned images go through the image side (``ImageService``) by exactly two calls,
-:meth:`DistroService._register_upload` and :meth:`DistroService._drop_image_if_orphan`, both made outside any
-database session because the image service runs its own (and holds the image store's lock).
+Uploads, staged files and orphaned images go through the image side (``ImageService``) only in
+:meth:`DistroService._register_upload`, :meth:`DistroService._register_staged` and
+:meth:`DistroService._drop_image_if_orphan`, all called outside any database session because the image service
+runs its own (and holds the image store's lock).
+
+A distro can also be made from files an admin staged on the server (``kstaged``/``istaged``, elevated admins only,
+as for ``image register``; v2's client sent them but its server refused them, reference §11 item 13). The staged
+files are linked into the image store and removed only once the distro exists, so a refused create leaves them
+where they were.
 
 Where Igor v2 misbehaves this module does not: a copied distro keeps the copied description and kernel args unless
 new ones are given (v2 overwrote them with the empty form values); ``imageID``, ``kernel`` and ``initrd`` filters
@@ -48,8 +54,11 @@ from igor.services.context import (
     find,
     require,
 )
+from igor.services.images import STAGED_PAIR, check_pair
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from igor.imagestore import Upload
     from igor.services.images import ImageService
     from igor.services.reservations import ReservationService
@@ -62,6 +71,10 @@ NO_SOURCE = ("a new distro must have ONE of the following: existing distro, exis
              "file AND initrd file")
 UPLOAD_DISABLED = ("uploading images is not permitted, see an admin for assistance with registering a new image to "
                    "get an image reference value")
+STAGED_ADMINS_ONLY = "creating a distro from staged files (kstaged, istaged) is restricted to admins"
+#: A kickstart with new image files (v2's refusal; {} says where the files come from).
+LOCAL_SEPARATELY = ("distro image intended for local install/boot must be registered as a separate step (by an "
+                    "admin: igor image register --local-boot), not {} with a kickstart")
 MAX_KERNEL_ARGS = 1024
 #: The sources of a new distro, in v2's order of precedence (we refuse more than one instead).
 SOURCES = ("copyDistro", "useDistroImage", "imageRef")
@@ -135,6 +148,17 @@ def _grant(db: Any, group: Any, facts: Iterable[str]) -> None:
     for fact in facts:
         if not db.Permission.exists(group=group, fact=fact):
             db.Permission(group=group, fact=fact)
+
+
+def write_edits(*edits: tuple[Any, str, Any, str]) -> list[str]:
+    """Write checked edits of a distro or profile: each ``(entity, attribute, value, what to say)`` whose value is
+    not None is set. Returns what was said, in order (for the ``... updated: a; b`` message)."""
+    said = []
+    for entity, attribute, value, text in edits:
+        if value is not None:
+            setattr(entity, attribute, value)
+            said.append(text)
+    return said
 
 
 def _go_list(names: Iterable[str]) -> str:
@@ -225,6 +249,14 @@ class DistroService:
             initrd.discard()
         return view.name, view.created
 
+    def _register_staged(self, files: tuple[Path, Path], boot: Sequence[str]) -> tuple[str, bool]:
+        """Register staged files as an image, linked rather than moved (the caller removes them once the distro
+        exists). Returns (image name, created)."""
+        if self.images is None:  # pragma: no cover - _check_staged refused already
+            raise Forbidden(STAGED_ADMINS_ONLY)
+        view = self.images.register_files(None, files[0], files[1], boot=boot or ("bios",), link=True)
+        return view.name, view.created
+
     def _drop_image_if_orphan(self, name: str) -> None:
         """Delete image ``name`` (and its files) when no distro uses it any more; call outside any session."""
         if self.images is not None and name:
@@ -238,47 +270,74 @@ class DistroService:
         if not self.ctx.config.server.allow_image_upload or self.images is None:
             raise Forbidden(UPLOAD_DISABLED)
 
+    def _check_staged(self, principal: Principal) -> None:
+        """Staged files are the admins' (as for ``image register``): elevated admins only."""
+        require(principal, "distros:*:create", kind=KIND)
+        if not principal.elevated:
+            if principal.admin_member:
+                raise Forbidden("elevated access is required before running this command")
+            raise Forbidden(STAGED_ADMINS_ONLY)
+        if self.images is None:
+            raise Forbidden(STAGED_ADMINS_ONLY)
+
     def create(self, principal: Principal, req: Mapping[str, Any],
                upload: tuple[Upload, Upload] | None = None) -> DistroView:
-        """Create a distro from ``copyDistro``, ``useDistroImage``, ``imageRef`` or an uploaded kernel+initrd.
+        """Create a distro from ``copyDistro``, ``useDistroImage``, ``imageRef``, an uploaded kernel+initrd or
+        staged ones (``kstaged`` + ``istaged``, elevated admins).
 
         Args:
             principal: the caller.
             req: v2's keys: ``name`` (required), one source, ``description``, ``distroGroups``, ``public``,
-                ``default``, ``kernelArgs``, ``kickstart``, ``boot`` (boot modes of an uploaded image).
+                ``default``, ``kernelArgs``, ``kickstart``, ``boot`` (boot modes of an uploaded or staged image).
             upload: the received kernel and initrd, when the source is an upload (consumed either way).
 
         Raises:
             BadInput, Forbidden, NotFound, Conflict: with v2's messages (module docstring for the differences).
         """
+        staged_files: tuple[Path, Path] | None = None
         try:
             sources = [k for k in SOURCES if req.get(k)]
+            staged = check_pair([k for k in STAGED_PAIR[:2] if req.get(k)], STAGED_PAIR)
             if upload is not None:
                 sources.append("kernelFile+initrdFile")
+            if staged:
+                sources.append("kstaged+istaged")
             if not sources:
                 raise BadInput(NO_SOURCE)
             if len(sources) > 1:
                 raise BadInput(f"a new distro takes ONE source; got {' and '.join(sources)}")
-            if upload is None:
+            if upload is None and not staged:
                 return _made(self._create(principal, req, None))
-            self.check_upload(principal)
+            if upload is not None:
+                self.check_upload(principal)
+            else:
+                self._check_staged(principal)
             if req.get("kickstart"):
-                raise BadInput("distro image intended for local install/boot must be registered as a separate "
-                               "step (by an admin: igor image register --local-boot), not uploaded with a "
-                               "kickstart")
+                raise BadInput(LOCAL_SEPARATELY.format("uploaded" if upload is not None else "staged"))
             self._create(principal, req, None, check_only=True)  # refuse before hashing and storing the files
+            if staged and self.images is not None:
+                staged_files = self.images.staged_files(str(req["kstaged"]), str(req["istaged"]))
         except BaseException:
             if upload is not None:
                 for part in upload:
                     part.discard()
             raise
-        image, created = self._register_upload(upload[0], upload[1], list(req.get("boot") or ()))
+        boot = list(req.get("boot") or ())
+        if staged_files is not None:
+            image, created = self._register_staged(staged_files, boot)
+        elif upload is not None:
+            image, created = self._register_upload(upload[0], upload[1], boot)
+        else:  # pragma: no cover - staged files without an image service were refused by _check_staged
+            raise Forbidden(STAGED_ADMINS_ONLY)
         try:
-            return _made(self._create(principal, req, image))
+            view = _made(self._create(principal, req, image))
         except BaseException:
             if created:
                 self._drop_image_if_orphan(image)
             raise
+        if staged_files is not None and self.images is not None:
+            self.images.store.remove_files(staged_files)  # v2: staged files go once registered
+        return view
 
     @db_session
     def _create(self, principal: Principal, req: Mapping[str, Any], uploaded: str | None, *,
@@ -528,22 +587,11 @@ class DistroService:
                                f"{','.join(outside)}")
 
         # every rule passed: write
-        said = []
-        if new_name is not None:
-            distro.name = new_name
-            said.append(f"renamed to '{new_name}'")
-        if description is not None:
-            distro.description = description
-            said.append("description updated")
-        if initrd_info is not None:
-            distro.image.initrd_info = initrd_info
-            said.append("image OS info updated")
-        if kernel_args is not None:
-            distro.kernel_args = kernel_args
-            said.append("kernel args updated")
-        if kickstart is not None:
-            distro.kickstart = kickstart
-            said.append(f"kickstart is now '{kickstart.name}'")
+        said = write_edits((distro, "name", new_name, f"renamed to '{new_name}'"),
+                           (distro, "description", description, "description updated"),
+                           (distro.image, "initrd_info", initrd_info, "image OS info updated"),
+                           (distro, "kernel_args", kernel_args, "kernel args updated"),
+                           (distro, "kickstart", kickstart, f"kickstart is now '{getattr(kickstart, 'name', '')}'"))
         if make_default:
             for other in db.Distro.select(lambda d: d.is_default and d.id != distro.id):
                 other.is_default = False
@@ -670,4 +718,4 @@ def _selected(distro: Any, filters: Mapping[str, Any]) -> bool:
 
 
 __all__ = ["DistroService", "DistroView", "check_kernel_args", "distro_view", "find_kickstart", "may_use",
-           "regrant", "revoke", "users_of"]
+           "regrant", "revoke", "users_of", "write_edits"]

@@ -6,8 +6,11 @@ deleted once registered). Its id is the SHA-1 of the two files, its name ``ki`` 
 identical pair again returns the image already registered (and the new copies are dropped), even when two
 registrations race: on one host they are serialised by :meth:`ImageStore.lock`; across hosts the unique
 ``image_id`` column decides and the loser returns the winner's image. Unlike Igor v2 (§11 item 12) the breed the
-admin gives is kept — detection from ``file`` only fills a blank — and the boot modes are stored. Deleting is
-refused while a distro uses the image (v2's message), and removes the image's folder.
+admin gives is kept — detection only fills a blank — and the boot modes are stored. Detection
+(``igor.imagedetect``: the kernel's version, the initrd's os-release) runs once per new image, synchronously and
+bounded; when it finds nothing the image still registers, its initrd info ``unknown`` (an admin can set it with
+``distro edit -i``). Deleting is refused while a distro uses the image (v2's message), and removes the image's
+folder.
 
 Kickstarts. Files under ``<tftpRoot>/kickstarts``; the name is the file name before its first ``.``. Both the
 file name and the name are unique. ``edit`` replaces the file (an upload under another file name takes that file
@@ -31,17 +34,16 @@ from typing import Any
 from pony.orm import CacheIndexError, CommitException, IntegrityError, TransactionIntegrityError, db_session, flush
 
 from igor.errors import BadInput, Conflict, NotFound
+from igor.imagedetect import UNKNOWN, ImageInfo, detect_image
 from igor.imagestore import (
     BREEDS,
     DEFAULT_BREED,
     IMAGE_TYPE,
     ImageStore,
-    KernelInfo,
     Upload,
     check_breed,
     check_file_name,
     check_kickstart_text,
-    detect_kernel,
     hash_pair,
     image_name,
     image_paths,
@@ -55,6 +57,9 @@ log = logging.getLogger("igor.images")
 _KS_NAME = re.compile(r"[A-Za-z0-9_+~-]{1,64}")
 #: What Pony raises when a unique column already holds the value (in the database, or in this session's cache).
 _DUPLICATE = (TransactionIntegrityError, CommitException, IntegrityError, CacheIndexError)
+#: The two-part sources of an image, and why a lone part is refused.
+UPLOAD_PAIR = ("kernelFile", "initrdFile", "an upload needs both kernelFile and initrdFile")
+STAGED_PAIR = ("kstaged", "istaged", "staged files need both kstaged and istaged")
 
 
 class _RegisteredMeanwhile(Exception):
@@ -142,6 +147,49 @@ def find_kickstart(db: Any, name: str) -> Any:
     return find(db.Kickstart, name=name)
 
 
+def delete_unlinked(store: ImageStore, what: str, name: str, lookup: Callable[[], Any], key: Callable[[Any], str],
+                    remove: Callable[[str], None], *, refuse: bool = True) -> bool:
+    """Delete the row ``lookup()`` finds (an image or a kickstart) unless distros use it, then its files —
+    under the store's lock, the row's deletion committed before ``remove(key(row))`` runs.
+
+    Args:
+        refuse: raise when there is no such row or distros use it; else just return False.
+
+    Raises:
+        NotFound, Conflict: with v2's messages (when ``refuse``).
+    """
+    with store.lock():
+        with db_session:
+            row = lookup()
+            if row is None:
+                if refuse:
+                    raise NotFound(f"{what} '{name}' not found")
+                return False
+            if row.distros:
+                if refuse:
+                    raise Conflict(f"cannot delete {what} while linked to existing distros. Delete the following "
+                                   f"distros first: {_names(sorted(d.name for d in row.distros))}")
+                return False
+            files = key(row)
+            row.delete()
+        remove(files)
+    return True
+
+
+def check_pair(given: Iterable[str], pair: tuple[str, str, str]) -> bool:
+    """Whether both parts of ``pair`` (:data:`UPLOAD_PAIR` or :data:`STAGED_PAIR`) are among ``given``; False
+    when neither is.
+
+    Raises:
+        BadInput: only one is.
+    """
+    first, second, why = pair
+    names = set(given)
+    if (first in names) != (second in names):
+        raise BadInput(f"required parameter '{second if first in names else first}' not found ({why})")
+    return first in names
+
+
 def check_kickstart_name(name: object) -> str:
     """1-64 of ``A-Za-z0-9_+~-``, not ``register`` (``/igor/kickstart/register`` is a route)."""
     if not isinstance(name, str) or not _KS_NAME.fullmatch(name):
@@ -156,10 +204,10 @@ def check_kickstart_name(name: object) -> str:
 
 
 class ImageService:
-    """Image operations. ``store`` holds the files; ``detect`` reads a kernel's breed and version."""
+    """Image operations. ``store`` holds the files; ``detect`` says what a new kernel+initrd pair is."""
 
     def __init__(self, ctx: ServiceContext, store: ImageStore | None = None,
-                 detect: Callable[[Path], KernelInfo] = detect_kernel) -> None:
+                 detect: Callable[[Path, Path], ImageInfo] = detect_image) -> None:
         self.ctx = ctx
         server = ctx.config.server
         self.store = store or ImageStore(server.tftp_root, server.image_stage_path)
@@ -185,15 +233,19 @@ class ImageService:
                         local_boot: bool = False, boot: Sequence[str] = ("bios",)) -> ImageView:
         """Register two files an admin put in ``server.imageStagePath``; they are deleted once registered."""
         require_elevated(principal)
-        kernel = self.store.staged(kstaged, "staged kernel file")
-        initrd = self.store.staged(istaged, "staged initrd file")
+        kernel, initrd = self.staged_files(kstaged, istaged)
         return self.register_files(principal, kernel, initrd, breed=breed, local_boot=local_boot, boot=boot,
                                    consume=True)
+
+    def staged_files(self, kstaged: str, istaged: str) -> tuple[Path, Path]:
+        """The staged kernel and initrd (checked: safe names, regular files in the staging folder, not over the
+        image size limit); the caller authorizes."""
+        return self.store.staged(kstaged, "staged kernel file"), self.store.staged(istaged, "staged initrd file")
 
     def register_files(self, principal: Principal | None, kernel_path: Path, initrd_path: Path, *,
                        breed: str | None = None, local_boot: bool = False, boot: Sequence[str] = ("bios",),
                        kernel_name: str | None = None, initrd_name: str | None = None,
-                       consume: bool = False) -> ImageView:
+                       consume: bool = False, link: bool | None = None) -> ImageView:
         """Register a kernel and an initrd, or return the image already registered with identical files.
 
         Args:
@@ -202,13 +254,16 @@ class ImageService:
             kernel_path: the kernel file (anywhere readable).
             initrd_path: the initrd file.
             breed: one of :data:`igor.imagestore.BREEDS` (``generic-linux`` means ``generic``); blank: detected
-                from the kernel, else ``generic``. A local-boot image needs one given or detected.
+                from the initrd's os-release or the kernel's version, else ``generic``. A local-boot image needs
+                one given or detected.
             local_boot: the image installs to disk (its distros need a kickstart).
             boot: boot modes, ``bios`` and/or ``uefi`` (comma lists allowed); at least one.
             kernel_name: the kernel's file name in the image folder (default: ``kernel_path.name``).
             initrd_name: the initrd's file name (default: ``initrd_path.name``).
             consume: delete both source files once registered (or found already registered); otherwise they
-                are copied and left alone.
+                are left alone.
+            link: hard-link the sources into the image folder instead of copying them (default: ``consume``);
+                only for sources that are deleted once the caller is done with them.
 
         Returns:
             The image (``created`` False when it already existed; its settings are then the existing ones).
@@ -232,24 +287,41 @@ class ImageService:
             if Path(path).stat().st_size == 0:
                 raise BadInput(f"{what} file '{name}' is empty")
         image_id = hash_pair(Path(kernel_path), Path(initrd_path))
-        info = self.detect(Path(kernel_path))
-        if chosen is None:
-            chosen = info.breed
-            if chosen is None and local_boot:
+
+        def new_fields() -> dict[str, Any]:
+            info = self._detect(Path(kernel_path), Path(initrd_path))
+            detected = chosen or info.breed
+            if detected is None and local_boot:
                 raise BadInput("a local-boot image needs a breed (none was given and none was detected from the "
-                               "kernel): one of " + ", ".join(BREEDS))
-        fields = {"image_id": image_id, "type": IMAGE_TYPE, "name": image_name(image_id), "kernel": kname,
-                  "initrd": iname, "breed": chosen or DEFAULT_BREED, "local_boot": bool(local_boot),
-                  "bios_boot": bios, "uefi_boot": uefi, "kernel_info": info.version, "initrd_info": "unknown"}
+                               "kernel or initrd): one of " + ", ".join(BREEDS))
+            return {"image_id": image_id, "type": IMAGE_TYPE, "name": image_name(image_id), "kernel": kname,
+                    "initrd": iname, "breed": detected or DEFAULT_BREED, "local_boot": bool(local_boot),
+                    "bios_boot": bios, "uefi_boot": uefi, "kernel_info": info.kernel_info,
+                    "initrd_info": info.initrd_info}
+
+        # detect outside the lock (it may read hundreds of MiB), and only for a pair not registered yet
+        fields = new_fields() if self._existing(image_id) is None else None
         with self.store.lock():
             view = self._existing(image_id)
             if view is None:
-                view = self._install(fields, Path(kernel_path), Path(initrd_path), link=consume)
+                view = self._install(fields or new_fields(), Path(kernel_path), Path(initrd_path),
+                                     link=consume if link is None else link)
         if consume:
             self.store.remove_files((Path(kernel_path), Path(initrd_path)))
         log.info("image %s %s (%s, %s)", view.name, "registered" if view.created else "already registered",
                  view.kernel, view.initrd)
         return view
+
+    def _detect(self, kernel: Path, initrd: Path) -> ImageInfo:
+        """What the pair is; whatever goes wrong, the image registers with nothing detected."""
+        try:
+            info = self.detect(kernel, initrd)
+        except Exception:  # noqa: BLE001 - detection must never fail a registration
+            log.exception("detection failed on %s and %s", kernel, initrd)
+            return ImageInfo("", UNKNOWN, None)
+        log.info("detected %s: kernel %s, initrd %s, breed %s", kernel.name, info.kernel_info or "?",
+                 info.initrd_info, info.breed or "?")
+        return info
 
     def _existing(self, image_id: str) -> ImageView | None:
         with db_session:
@@ -301,33 +373,21 @@ class ImageService:
     def delete(self, principal: Principal, name: str) -> str:
         """Delete an image and its files; refused while a distro uses it."""
         require_elevated(principal)
-        with self.store.lock():
-            with db_session:
-                image = find(self.ctx.db.DistroImage, name=name)
-                if image is None:
-                    raise NotFound(f"image '{name}' not found")
-                if image.distros:
-                    raise Conflict("cannot delete image while linked to existing distros. Delete the following "
-                                   f"distros first: {_names(sorted(d.name for d in image.distros))}")
-                image_id = image.image_id
-                image.delete()
-            self.store.remove_image(image_id)
+        self._drop(name, refuse=True)
         log.info("image %s deleted", name)
         return ""
 
     def remove_if_orphan(self, name: str) -> bool:
         """Delete the image ``name`` with its files when no distro uses it any more (after a distro delete;
         call it outside any db_session, once the distro's deletion is committed). Returns whether it did."""
-        with self.store.lock():
-            with db_session:
-                image = find(self.ctx.db.DistroImage, name=name)
-                if image is None or image.distros:
-                    return False
-                image_id = image.image_id
-                image.delete()
-            self.store.remove_image(image_id)
+        if not self._drop(name, refuse=False):
+            return False
         log.info("image %s deleted: no distro uses it any more", name)
         return True
+
+    def _drop(self, name: str, *, refuse: bool) -> bool:
+        return delete_unlinked(self.store, "image", name, lambda: find(self.ctx.db.DistroImage, name=name),
+                               lambda image: image.image_id, self.store.remove_image, refuse=refuse)
 
 
 # -- kickstarts ------------------------------------------------------------------------------------------------
@@ -418,20 +478,11 @@ class KickstartService:
     def delete(self, principal: Principal, name: str) -> str:
         """Delete a kickstart and its file; refused while distros are linked to it."""
         require_elevated(principal)
-        with self.store.lock():
-            with db_session:
-                ks = find_kickstart(self.ctx.db, name)
-                if ks is None:
-                    raise NotFound(f"kickstart '{name}' not found")
-                if ks.distros:
-                    raise Conflict("cannot delete kickstart while linked to existing distros. Delete the "
-                                   f"following distros first: {_names(sorted(d.name for d in ks.distros))}")
-                filename = ks.filename
-                ks.delete()
-            self.store.remove_kickstart(filename)
+        delete_unlinked(self.store, "kickstart", name, lambda: find_kickstart(self.ctx.db, name),
+                        lambda ks: ks.filename, self.store.remove_kickstart)
         log.info("kickstart %s deleted", name)
         return ""
 
 
-__all__ = ["ImageService", "ImageView", "KickstartService", "KickstartView", "check_kickstart_name",
-           "find_kickstart", "image_view", "kickstart_view"]
+__all__ = ["STAGED_PAIR", "UPLOAD_PAIR", "ImageService", "ImageView", "KickstartService", "KickstartView",
+           "check_kickstart_name", "check_pair", "delete_unlinked", "find_kickstart", "image_view", "kickstart_view"]

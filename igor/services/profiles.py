@@ -34,7 +34,7 @@ from igor import permissions as perms
 from igor.errors import BadInput, Conflict, Forbidden, NotFound
 from igor.rules import check_description, check_resource_name
 from igor.services.context import PRIVATE_PREFIX, Principal, ServiceContext, find, require
-from igor.services.distros import check_kernel_args, may_use
+from igor.services.distros import check_kernel_args, may_use, write_edits
 
 if TYPE_CHECKING:
     from igor.services.reservations import ReservationService
@@ -238,18 +238,12 @@ class ProfileService:
             new_name = None
         description = check_description(str(changes["description"])) if "description" in changes else None
         kernel_args = check_kernel_args(changes["kernelArgs"]) if "kernelArgs" in changes else None
-        said = []
         old = profile.name
         if new_name is not None:
             owner_revoke(db, profile.owner, old)
-            profile.name = new_name
-            said.append(f"renamed to '{new_name}'")
-        if description is not None:
-            profile.description = description
-            said.append("description updated")
-        if kernel_args is not None:
-            profile.kernel_args = kernel_args
-            said.append("kernel args updated")
+        said = write_edits((profile, "name", new_name, f"renamed to '{new_name}'"),
+                           (profile, "description", description, "description updated"),
+                           (profile, "kernel_args", kernel_args, "kernel args updated"))
         if profile.is_default:
             profile.is_default = False
             said.append("it is now a permanent profile")

@@ -8,12 +8,13 @@ image store. Every refusal is checked to leave the database as it was.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pony.orm import db_session
 
-from igor.services.distros import NO_SOURCE, UPLOAD_DISABLED
+from igor.services.distros import LOCAL_SEPARATELY, NO_SOURCE, STAGED_ADMINS_ONLY, UPLOAD_DISABLED
 from tests.api.conftest import Api, seed_people, snapshot
 from tests.api.forms import multipart
 
@@ -323,6 +324,102 @@ def test_an_upload_needs_both_files(uploads):
     refused(uploads, "POST", "/igor/distros", "alice", 400,
             "required parameter 'initrdFile' not found (an upload needs both kernelFile and initrdFile)", **form)
     assert leftovers(uploads) == []
+
+
+# -- create from staged files ------------------------------------------------------------------------------------
+
+STAGED = {"kstaged": "tiny.kernel", "istaged": "tiny.initrd"}
+
+
+def stage(api: Api, files: dict[str, bytes] | None = None) -> Path:
+    folder = api.services.images.store.stage_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in (files or {"tiny.kernel": KERNEL, "tiny.initrd": INITRD}).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def test_admins_create_a_distro_from_staged_files(world):
+    """No allowImageUpload needed: nothing is uploaded. The staged files go once the distro exists (v2's rule for
+    staged files)."""
+    folder = stage(world, {"tiny.kernel": KERNEL, "tiny.initrd": INITRD, "other": b"untouched"})
+    data = ok(world.post("/igor/distros", as_user=ROOT, json={"name": "stagedos", **STAGED, "boot": ["uefi"]}),
+              201, "distro 'stagedos' created")["distro"][0]
+    assert (data["imageRef"], data["kernel"], data["initrd"], data["owner"]) == (UPLOAD_NAME, "tiny.kernel",
+                                                                                 "tiny.initrd", ROOT)
+    assert sorted(p.name for p in folder.iterdir()) == ["other"]
+    with db_session:
+        img = world.services.db.DistroImage.get(name=UPLOAD_NAME)
+        assert (img.uefi_boot, img.bios_boot, img.initrd_info) == (True, False, "unknown")
+    assert (world.services.images.store.image_dir(img.image_id) / "tiny.initrd").read_bytes() == INITRD
+    # an elevated admins member, as v2's client sends it (a form); the same files again share the image
+    world.elevate("dave")
+    stage(world)
+    ok(world.post("/igor/distros", as_user="dave", **multipart({"name": "stagedos2", **STAGED})), 201)
+    assert row(world, "stagedos2")["image"] == UPLOAD_NAME
+    assert sorted(p.name for p in folder.iterdir()) == ["other"]
+
+
+def test_staged_files_are_for_elevated_admins(world):
+    folder = stage(world)
+    refused(world, "POST", "/igor/distros", "alice", 403, STAGED_ADMINS_ONLY, json={"name": "stg1", **STAGED})
+    refused(world, "POST", "/igor/distros", "dave", 403, ELEVATE_FIRST, json={"name": "stg1", **STAGED})
+    assert sorted(p.name for p in folder.iterdir()) == ["tiny.initrd", "tiny.kernel"]
+
+
+@pytest.mark.parametrize(("req", "status", "message"), [
+    ({"kstaged": "tiny.kernel"}, 400,
+     "required parameter 'istaged' not found (staged files need both kstaged and istaged)"),
+    ({"istaged": "tiny.initrd"}, 400,
+     "required parameter 'kstaged' not found (staged files need both kstaged and istaged)"),
+    ({**STAGED, "imageRef": IMG}, 400, "a new distro takes ONE source; got imageRef and kstaged+istaged"),
+    ({**STAGED, "kickstart": "fae"}, 400, LOCAL_SEPARATELY.format("staged")),
+    ({**STAGED, "name": "taken"}, 409, "distro name already in use: taken"),
+    ({**STAGED, "distroGroups": ["nogroup"]}, 404, "error finding group(s) for distro: nogroup"),
+    ({**STAGED, "boot": ["pxe"]}, 400, "invalid boot type 'pxe': must be bios or uefi"),
+    ({"kstaged": "../tiny.kernel", "istaged": "tiny.initrd"}, 400,
+     "staged kernel file name '../tiny.kernel' must be a plain file name, without '/' or '\\'"),
+    ({"kstaged": "tiny.kernel", "istaged": "missing"}, 404,
+     "staged initrd file 'missing' not found in the staging folder {stage}"),
+])
+def test_refused_staged_creates_change_nothing_and_keep_the_files(world, req, status, message):
+    create(world, "alice", "taken")
+    kickstart(world)
+    folder = stage(world)
+    before = leftovers(world)
+    refused(world, "POST", "/igor/distros", ROOT, status, message.format(stage=folder),
+            json={"name": "stg1", **req})
+    assert leftovers(world) == before
+
+
+def test_a_staged_file_over_the_upload_limit_is_413_and_stays(world):
+    folder = stage(world)
+    world.services.images.store.max_image_bytes = len(KERNEL) - 1
+    refused(world, "POST", "/igor/distros", ROOT, 413,
+            f"staged kernel file 'tiny.kernel' is larger than the limit of {len(KERNEL) - 1} bytes "
+            f"({len(KERNEL)} bytes)", json={"name": "stg1", **STAGED})
+    assert sorted(p.name for p in folder.iterdir()) == ["tiny.initrd", "tiny.kernel"]
+
+
+def test_a_create_failing_after_registration_drops_the_image_and_keeps_the_staged_files(world, monkeypatch):
+    """Another server host may take the name between the checks and the insert: the new image goes again, and
+    the staged files — linked, not moved, into the image store — are still staged."""
+    from igor.errors import Conflict
+
+    folder = stage(world)
+    distros = world.services.distros
+    real = distros._create
+
+    def racing(principal, req, uploaded, *, check_only=False):
+        if uploaded is not None:
+            raise Conflict("distro name already in use: stg1")
+        return real(principal, req, uploaded, check_only=check_only)
+
+    monkeypatch.setattr(distros, "_create", racing)
+    refused(world, "POST", "/igor/distros", ROOT, 409, "distro name already in use: stg1",
+            json={"name": "stg1", **STAGED})
+    assert (folder / "tiny.kernel").read_bytes() == KERNEL and (folder / "tiny.initrd").read_bytes() == INITRD
+    assert leftovers(world) == ["tiny.initrd", "tiny.kernel"]  # no image folder left
 
 
 # -- show ----------------------------------------------------------------------------------------------------------

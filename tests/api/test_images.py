@@ -6,9 +6,8 @@ Every refusal is checked to leave the database as it was and no file behind (sta
 
 from __future__ import annotations
 
+import gzip
 import hashlib
-import shutil
-import struct
 import threading
 from contextlib import nullcontext
 from pathlib import Path
@@ -18,15 +17,17 @@ import pytest
 from pony.orm import db_session
 
 from igor.api.resources.images import NO_FILES
+from igor.imagedetect import ImageInfo
 from tests.api.conftest import snapshot
 from tests.api.forms import multipart
+from tests.test_imagedetect import OS_RELEASE_RHEL, cpio, dracut_like, fake_bzimage
 
 ROOT = "igor-admin"
 ELEVATE_MSG = "elevated access is required before running this command"
 KERNEL, INITRD = b"K" * 3000, b"I" * 2000
 IMAGE_ID = hashlib.sha1(KERNEL + INITRD).hexdigest()
 NAME = "ki" + IMAGE_ID[:8]
-HAS_FILE = shutil.which("file") is not None
+UBUNTU_KERNEL = "5.15.0-91-generic (buildd@lcy02) #101-Ubuntu SMP Tue Nov 14 2023"
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
@@ -41,19 +42,6 @@ def register_pair(services, kernel: bytes, initrd: bytes, *, kernel_name: str = 
     k.write_bytes(kernel)
     i.write_bytes(initrd)
     return services.images.register_files(services.auth.principal_for(ROOT), k, i, **opts)
-
-
-def fake_bzimage(version: str) -> bytes:
-    """Enough of an x86 boot header for ``file`` to say "Linux kernel ... version <version>"."""
-    buf = bytearray(0x4000)
-    buf[0x1FE:0x200] = b"\x55\xaa"
-    buf[0x202:0x206] = b"HdrS"
-    struct.pack_into("<H", buf, 0x206, 0x020F)
-    text = version.encode() + b"\0"
-    buf[0x1000:0x1000 + len(text)] = text
-    struct.pack_into("<H", buf, 0x20E, 0x1000 - 0x200)
-    buf[0x211] = 1
-    return bytes(buf)
 
 
 def form(kernel: bytes = KERNEL, initrd: bytes = INITRD, **extra: Any) -> dict[str, Any]:
@@ -215,35 +203,88 @@ def test_staged_names_that_escape_or_do_not_exist_are_refused(people, tmp_path):
     assert (stage / "k").exists()
 
 
+def test_staged_files_over_the_upload_limit_are_413_and_stay_staged(people):
+    stage = stage_dir(people)
+    stage.mkdir(parents=True, exist_ok=True)
+    (stage / "tiny.kernel").write_bytes(b"K" * 100)
+    (stage / "huge.initrd").write_bytes(INITRD)
+    store(people).max_image_bytes = len(INITRD) - 1
+    refused(people, 413, f"staged initrd file 'huge.initrd' is larger than the limit of {len(INITRD) - 1} bytes "
+                         f"({len(INITRD)} bytes)",
+            **multipart({"kstaged": "tiny.kernel", "istaged": "huge.initrd", "boot": "bios"}))
+    assert sorted(p.name for p in stage.iterdir()) == ["huge.initrd", "tiny.kernel"]
+    store(people).max_image_bytes = len(INITRD)
+    r = people.post("/igor/images/register", ROOT,
+                    **multipart({"kstaged": "tiny.kernel", "istaged": "huge.initrd", "boot": "bios"}))
+    assert r.status_code == 201, r.json
+
+
 # -- breeds and boot modes -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not HAS_FILE, reason="the file command is not installed")
-def test_detection_fills_a_blank_breed_and_records_the_kernel_version(people):
-    kernel = fake_bzimage("5.15.0-91-generic (buildd@lcy02) #101-Ubuntu SMP Tue Nov 14 2023")
-    view = register_pair(people.services, kernel, INITRD)
+def test_detection_fills_a_blank_breed_and_records_kernel_version_and_initrd_os(people):
+    view = register_pair(people.services, fake_bzimage(UBUNTU_KERNEL), INITRD)
     assert view.breed == "ubuntu"  # "-generic" in the version is not taken for the generic breed
-    assert view.kernel_info == "5.15.0-91-generic"
+    assert (view.kernel_info, view.initrd_info) == ("5.15.0-91-generic", "unknown")
+    rhel = register_pair(people.services, fake_bzimage(UBUNTU_KERNEL), gzip.compress(dracut_like()))
+    assert (rhel.breed, rhel.initrd_info) == ("redhat", "RHEL 9.2")  # the initrd's os-release wins
+    with db_session:
+        assert people.services.db.DistroImage.get(name=rhel.name).initrd_info == "RHEL 9.2"
 
 
-@pytest.mark.skipif(not HAS_FILE, reason="the file command is not installed")
+def test_distros_show_the_detected_initrd_os(people):
+    view = register_pair(people.services, KERNEL, cpio(("etc/os-release", OS_RELEASE_RHEL)))
+    r = people.post("/igor/distros", ROOT, json={"name": "rhel92", "imageRef": view.name})
+    assert r.status_code == 201, r.json
+    assert r.json["data"]["distro"][0]["initrdInfo"] == "RHEL 9.2"
+
+
 def test_the_breed_given_is_kept_whatever_detection_says(people):
     """v2 overwrote the admin's breed with the detected one (reference §11 item 12)."""
-    kernel = fake_bzimage("5.15.0-91-generic (buildd@lcy02) #101-Ubuntu SMP")
-    r = people.post("/igor/images/register", ROOT, **form(kernel=kernel, breed="debian"))
+    r = people.post("/igor/images/register", ROOT, **form(kernel=fake_bzimage(UBUNTU_KERNEL), breed="debian"))
     assert r.status_code == 201 and r.json["data"]["image"]["breed"] == "debian"
+    r = people.post("/igor/images/register", ROOT, **form(initrd=gzip.compress(dracut_like()), breed="suse"))
+    assert r.status_code == 201 and r.json["data"]["image"]["breed"] == "suse"
 
 
 def test_undetectable_kernel_gets_generic_and_generic_linux_means_generic(people):
-    assert register_pair(people.services, b"k1", b"i1").breed == "generic"
+    view = register_pair(people.services, b"k1", b"i1")
+    assert (view.breed, view.kernel_info, view.initrd_info) == ("generic", "", "unknown")
     r = people.post("/igor/images/register", ROOT, **form(breed="generic-linux"))
     assert r.status_code == 201 and r.json["data"]["image"]["breed"] == "generic"
 
 
-def test_detection_is_skipped_without_the_file_command(people, monkeypatch):
-    monkeypatch.setattr("igor.imagestore.shutil.which", lambda name: None)
-    view = register_pair(people.services, fake_bzimage("5.15.0 #1-Ubuntu"), INITRD)
-    assert (view.breed, view.kernel_info) == ("generic", "")
+def test_failed_detection_never_fails_registration(people):
+    def broken(kernel, initrd):
+        raise RuntimeError("detector bug")
+
+    people.services.images.detect = broken
+    r = people.post("/igor/images/register", ROOT, **form(kernel=fake_bzimage(UBUNTU_KERNEL)))
+    assert r.status_code == 201, r.json
+    with db_session:
+        image = people.services.db.DistroImage.get(name=r.json["data"]["image"]["name"])
+        assert (image.breed, image.kernel_info, image.initrd_info) == ("generic", "", "unknown")
+
+
+def test_detection_runs_once_per_new_image(people):
+    calls = []
+
+    def detect(kernel, initrd):
+        calls.append((kernel.read_bytes(), initrd.read_bytes()))
+        return ImageInfo("6.1.0", "Debian GNU/Linux 12", "debian")
+
+    people.services.images.detect = detect
+    first = register_pair(people.services, KERNEL, INITRD)
+    again = register_pair(people.services, KERNEL, INITRD, breed="redhat")
+    assert calls == [(KERNEL, INITRD)]  # read before the files are installed; not again for a known pair
+    assert (first.breed, first.kernel_info, first.initrd_info) == ("debian", "6.1.0", "Debian GNU/Linux 12")
+    assert (again.created, again.breed) == (False, "debian")
+
+
+def test_a_local_boot_image_may_take_its_breed_from_detection(people):
+    r = people.post("/igor/images/register", ROOT, **form(initrd=gzip.compress(dracut_like()), localBoot="true"))
+    assert r.status_code == 201, r.json
+    assert (r.json["data"]["image"]["breed"], r.json["data"]["image"]["local"]) == ("redhat", "yes")
 
 
 def test_breed_and_boot_mode_rules(people):
@@ -252,9 +293,9 @@ def test_breed_and_boot_mode_rules(people):
     refused(people, 400, "invalid boot type 'pxe': must be bios or uefi", **form(boot="bios,pxe"))
     refused(people, 400, "at least one value required for image boot type: bios, uefi", **form(boot=","))
     refused(people, 400, "required parameter 'boot' not found", **form(boot=None))
-    refused(people, 400, "a local-boot image needs a breed (none was given and none was detected from the kernel): "
-                         "one of debian, freebsd, generic, nexenta, redhat, suse, ubuntu, unix, vmware, windows, "
-                         "xen", **form(localBoot="true"))
+    refused(people, 400, "a local-boot image needs a breed (none was given and none was detected from the kernel "
+                         "or initrd): one of debian, freebsd, generic, nexenta, redhat, suse, ubuntu, unix, vmware, "
+                         "windows, xen", **form(localBoot="true"))
     r = people.post("/igor/images/register", ROOT, **form(localBoot="true", breed="RedHat", boot=["uefi", "bios"]))
     assert r.status_code == 201, r.json
     assert (r.json["data"]["image"]["local"], r.json["data"]["image"]["breed"]) == ("yes", "redhat")

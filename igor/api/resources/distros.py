@@ -15,7 +15,8 @@ from igor.api.envelope import NO_RESULTS, respond
 from igor.api.params import FILE, Field
 from igor.api.resources import Op, Resource
 from igor.errors import BadInput
-from igor.imagestore import FileTooLarge, Upload
+from igor.imagestore import MAX_NAME_LENGTH, FileTooLarge, Upload
+from igor.services.images import UPLOAD_PAIR, check_pair
 
 #: Longest text of a group-list part (a comma list); in JSON the most items.
 GROUP_TEXT = 1024
@@ -30,6 +31,9 @@ CREATE_FORM = (
     Field("imageRef", max_len=32, doc="source: a registered image (ki + 8 hex digits)"),
     Field("kernelFile", FILE, doc="source, with initrdFile: upload a new image (needs server.allowImageUpload)"),
     Field("initrdFile", FILE, doc="the initrd to upload with kernelFile"),
+    Field("kstaged", max_len=MAX_NAME_LENGTH, doc="source, with istaged (elevated admins): a kernel file in "
+                                                  "server.imageStagePath, removed once the distro exists"),
+    Field("istaged", max_len=MAX_NAME_LENGTH, doc="the staged initrd file to use with kstaged"),
     Field("description", max_len=256),
     Field("distroGroups", list, max_len=GROUP_TEXT,
           doc="groups to share a private distro with (you must be a member of each; not 'all')"),
@@ -37,7 +41,8 @@ CREATE_FORM = (
     Field("default", bool, doc="admins: the default distro (for reservations naming none, and maintenance)"),
     Field("kernelArgs", max_len=1024, doc="kernel arguments (a profile's come after them)"),
     Field("kickstart", max_len=255, doc="a registered kickstart; required with a local-boot image"),
-    Field("boot", list, max_len=16, doc="boot modes of an uploaded image: bios and/or uefi (default bios)"),
+    Field("boot", list, max_len=16, doc="boot modes of an uploaded or staged image: bios and/or uefi (default "
+                                        "bios)"),
 )
 EDIT_FORM = (
     Field("name", max_len=64, doc="new name"),
@@ -65,9 +70,10 @@ def _no_file(stream: BinaryIO, filename: str | None, field: str) -> Upload:  # p
 
 class DistroCollection(Resource):
     OPS = {
-        "post": Op("Create a distro from ONE source (copyDistro, useDistroImage, imageRef, or an uploaded "
-                   "kernelFile+initrdFile), private (shared with distroGroups) or public. multipart/form-data as "
-                   "Igor v2 sends it, or JSON (no uploads)", ok=201, data=("distro",),
+        "post": Op("Create a distro from ONE source (copyDistro, useDistroImage, imageRef, an uploaded "
+                   "kernelFile+initrdFile, or files an admin staged: kstaged+istaged), private (shared with "
+                   "distroGroups) or public. multipart/form-data as Igor v2 sends it, or JSON (no uploads)", ok=201,
+                   data=("distro",),
                    form=CREATE_FORM, body=tuple(f for f in CREATE_FORM if f.type is not FILE)),
         "get": Op("Show the distros you may use (every one when elevated), narrowed by the filters",
                   data=("distros",),
@@ -96,13 +102,7 @@ class DistroCollection(Resource):
 
             with self.form(req, "post", receive) as form:
                 files = form.files
-                upload = None
-                if files:
-                    missing = [k for k in ("kernelFile", "initrdFile") if k not in files]
-                    if missing:
-                        raise BadInput(f"required parameter '{missing[0]}' not found (an upload needs both "
-                                       "kernelFile and initrdFile)")
-                    upload = (files["kernelFile"], files["initrdFile"])
+                upload = (files["kernelFile"], files["initrdFile"]) if check_pair(files, UPLOAD_PAIR) else None
                 view = distros.create(principal, form.values, upload)
         respond(resp, 201, f"distro '{view.name}' created", {"distro": [view.to_json()]})
 

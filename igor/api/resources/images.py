@@ -12,6 +12,7 @@ from igor.api.params import FILE, Field
 from igor.api.resources import Op, Resource
 from igor.errors import BadInput
 from igor.imagestore import BREEDS, MAX_NAME_LENGTH, FileTooLarge, Upload
+from igor.services.images import STAGED_PAIR, UPLOAD_PAIR, check_pair
 
 REGISTERED = "igor boot image files registered to refID: {}"
 #: Said after REGISTERED when the identical pair was already registered (v2 said nothing different).
@@ -26,8 +27,10 @@ FORM_SLACK = 1 << 20
 class ImageRegister(Resource):
     OPS = {"post": Op(
         "Register a kernel+initrd pair as a boot image (admin): upload kernelFile and initrdFile, or name files "
-        "already in server.imageStagePath with kstaged and istaged (deleted once registered). Identical files "
-        "registered before give back that image (200)", auth="admin", ok=201, data=("image",),
+        "already in server.imageStagePath with kstaged and istaged (deleted once registered; refused with 413, and "
+        "left in place, when larger than an upload may be). Identical files registered before give back that "
+        "image (200). The kernel version, the initrd's OS and (for a blank breed) the breed are detected",
+        auth="admin", ok=201, data=("image",),
         also={200: "identical files were already registered: that image is returned"},
         form=(Field("kernelFile", FILE, doc="the kernel to upload"),
               Field("initrdFile", FILE, doc="the initrd to upload"),
@@ -53,24 +56,14 @@ class ImageRegister(Resource):
         receiver: Receive = receive
         with self.form(req, "post", receiver) as form:
             values, files = form.values, form.files
-            uploads = [k for k in ("kernelFile", "initrdFile") if k in files]
-            staged = [k for k in ("kstaged", "istaged") if k in values]
-            if uploads and staged:
+            if any(k in files for k in UPLOAD_PAIR[:2]) and any(k in values for k in STAGED_PAIR[:2]):
                 raise BadInput("give either kernelFile and initrdFile (uploads) or kstaged and istaged (staged "
                                "files), not both")
             opts = {"breed": values.get("breed"), "local_boot": values.get("localBoot", False),
                     "boot": values["boot"]}
-            if uploads:
-                if len(uploads) < 2:
-                    missing = "initrdFile" if "kernelFile" in uploads else "kernelFile"
-                    raise BadInput(f"required parameter '{missing}' not found (an upload needs both kernelFile "
-                                   "and initrdFile)")
+            if check_pair(files, UPLOAD_PAIR):
                 view = images.register_upload(principal, files["kernelFile"], files["initrdFile"], **opts)
-            elif staged:
-                if len(staged) < 2:
-                    missing = "istaged" if "kstaged" in staged else "kstaged"
-                    raise BadInput(f"required parameter '{missing}' not found (staged files need both kstaged "
-                                   "and istaged)")
+            elif check_pair(values, STAGED_PAIR):
                 view = images.register_staged(principal, values["kstaged"], values["istaged"], **opts)
             else:
                 raise BadInput(NO_FILES)

@@ -1,8 +1,8 @@
-"""``igor-server``: configuration → database → the API under gunicorn (and, with later issues, the callback
-server and the lifecycle worker).
+"""``igor-server``: configuration → database → the API under gunicorn, the callback server, the lifecycle worker.
 
 Commands:
-    igor-server [run] [--config PATH] [--demo] [--workers N]   serve the API
+    igor-server [run] [--config PATH] [--demo] [--workers N] [--no-lifecycle]   serve the API
+    igor-server worker [--config PATH]                           run only the lifecycle worker, in the foreground
     igor-server import-igor2 PATH [--config PATH]                migrate an Igor v2 igor.db into an empty database
     igor-server check-config [--config PATH]                     validate the configuration and exit
 
@@ -11,7 +11,11 @@ Commands:
 power) and two demo users, prints how to log in, and serves.
 
 The master process prepares the database (creates tables, system accounts, the demo) once, then forks gunicorn
-workers; each worker binds its own database connection and engine after the fork.
+workers; each worker binds its own database connection and engine after the fork, and runs a lifecycle worker
+thread (:mod:`igor.worker`) that competes for the lease, so exactly one of them — across every server sharing the
+database — installs and closes out reservations and sends the email. ``--no-lifecycle`` leaves that to another
+process (``igor-server worker``, or another server). The callback server that booting nodes call
+(``server.cbHost:cbPort``, :mod:`igor.cbserver`) runs in a process of its own beside gunicorn.
 """
 
 from __future__ import annotations
@@ -107,7 +111,7 @@ def seed_demo(config: Config) -> list[str]:
 class _Gunicorn:
     """Run the API under gunicorn with ``server.workers`` workers, the app built in each worker."""
 
-    def __init__(self, config: Config, workers: int | None = None) -> None:
+    def __init__(self, config: Config, workers: int | None = None, *, lifecycle: bool = True) -> None:
         from gunicorn.app.base import BaseApplication
 
         outer = self
@@ -125,6 +129,7 @@ class _Gunicorn:
                     "errorlog": "-",
                     "loglevel": config.log.level,
                     "proc_name": "igor-server",
+                    "worker_exit": _worker_exit,
                 }
                 if config.server.tls_enabled:
                     settings["certfile"] = str(config.server.cert_file)
@@ -137,15 +142,57 @@ class _Gunicorn:
                 return outer.wsgi()
 
         self.config = config
+        self.lifecycle = lifecycle
         self.app = App()
 
     def wsgi(self) -> Any:
         from igor.api import create_app
 
-        return create_app(build_services(self.config))
+        services = build_services(self.config)
+        if self.lifecycle:
+            _start_lifecycle(services)
+        return create_app(services)
 
     def run(self) -> None:
         self.app.run()
+
+
+_LIFECYCLE: list[Any] = []  # this process's lifecycle worker, if it runs one
+
+
+def _start_lifecycle(services: Any) -> Any:
+    from igor.worker import LifecycleWorker
+
+    worker = LifecycleWorker(services)
+    worker.start()
+    _LIFECYCLE.append(worker)
+    return worker
+
+
+def _stop_lifecycle() -> None:
+    """Stop this process's lifecycle thread and hand the lease on at once."""
+    while _LIFECYCLE:
+        _LIFECYCLE.pop().stop(timeout=5)
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    """gunicorn's ``worker_exit`` hook (it insists on exactly these two parameters)."""
+    _stop_lifecycle()
+
+
+def run_worker(config: Config) -> int:
+    """``igor-server worker``: the lifecycle worker alone, in the foreground, until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    worker = _start_lifecycle(build_services(config))
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"igor-server: lifecycle worker {worker.holder} running (Ctrl-C stops it)", flush=True)
+    done.wait()
+    _stop_lifecycle()
+    return 0
 
 
 def _bind_host(host: str) -> str:
@@ -164,10 +211,13 @@ def _parser() -> argparse.ArgumentParser:
         target.add_argument("--workers", type=int, metavar="N", help="gunicorn workers (default server.workers)")
         target.add_argument("--port", type=int, metavar="PORT", help="with --demo: the port of a new demo "
                             "config (default 8443)")
+        target.add_argument("--no-lifecycle", action="store_true", help="do not run the lifecycle worker here "
+                            "(installs, close-outs, email): another process does")
     imp = sub.add_parser("import-igor2", help="migrate an Igor v2 igor.db (schema version 2) into an empty "
                          "database")
     imp.add_argument("path", metavar="PATH", help="the Igor v2 SQLite database file")
     sub.add_parser("check-config", help="validate the configuration files and exit")
+    sub.add_parser("worker", help="run only the lifecycle worker (installs, close-outs, email), in the foreground")
     return p
 
 
@@ -195,6 +245,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if command == "import-igor2":
         return _import(config, args.path)
+    if command == "worker":
+        prepare(config)
+        return run_worker(config)
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise ConfigError(f"--workers {args.workers}: must be between 1 and 64")
     if args.demo:
@@ -202,8 +255,44 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(line, flush=True)
     else:
         prepare(config)
-    _Gunicorn(config, args.workers).run()
+    callbacks = start_callbacks(config)
+    try:
+        _Gunicorn(config, args.workers, lifecycle=not args.no_lifecycle).run()
+    finally:
+        callbacks.terminate()
+        callbacks.join(10)
     return 0
+
+
+def start_callbacks(config: Config, timeout: float = 20) -> Any:
+    """The callback server (``server.cbHost:cbPort``) in a process of its own, so one listener owns the port
+    however many API workers run; started with ``spawn`` (nothing inherited from this process) and waited for
+    until it accepts connections. Raises ConfigError when it cannot start (the port is taken, say)."""
+    import multiprocessing
+    import socket
+    import time
+
+    from igor.cbserver import run_callbacks
+
+    proc = multiprocessing.get_context("spawn").Process(target=run_callbacks, args=(config,),
+                                                        name="igor-callbacks", daemon=True)
+    proc.start()
+    host, port = config.server.cb_host, config.server.cb_port
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.is_alive():
+            raise ConfigError(f"server.cbPort: the callback server could not listen on {host}:{port} "
+                              f"(exit code {proc.exitcode}; is the port in use?)")
+        try:
+            socket.create_connection((probe, port), timeout=0.5).close()
+            log.info("callback server listening on %s:%s", host, port)
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.terminate()
+    raise ConfigError(f"server.cbPort: the callback server did not start listening on {host}:{port} "
+                      f"within {timeout:.0f}s")
 
 
 def _check_clusters(config: Config) -> None:

@@ -20,9 +20,17 @@ import pytest
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port whose successor is free too: a demo server's callback server takes port + 1."""
+    for _ in range(50):
+        with socket.socket() as s, socket.socket() as t:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            try:
+                t.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free pair of loopback ports")
 
 
 def http(method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None):
@@ -99,6 +107,31 @@ def test_demo_server_serves_login_and_the_64_demo_hosts(demo_server):
         assert http("GET", base + "/igor/users", {"Authorization": f"Bearer {token}"})[0] == 200
     status, answer = http("GET", base + "/igor/hosts", {"Authorization": "Bearer not-a-token"})
     assert status == 401 and answer["status"] == "fail"
+
+
+def test_demo_server_runs_the_callback_server_and_the_lifecycle_worker(demo_server):
+    """Beside the API: the callback server answers on cbPort (port + 1), and the lifecycle worker installs a
+    reservation made now (its hosts booting as they are: the demo has no distro)."""
+    base, _proc, _home = demo_server
+    cb = "http://127.0.0.1:%d/igor/cb/svc/info" % (int(base.rsplit(":", 1)[1]) + 1)
+    req = urllib.request.Request(cb)
+    with pytest.raises(urllib.error.HTTPError) as caught:  # 127.0.0.1 is no cluster host
+        urllib.request.urlopen(req, timeout=10)
+    assert caught.value.code == 404 and b"127.0.0.1" in caught.value.read()
+    creds = base64.b64encode(b"alice:changeMe$1").decode()
+    token = http("GET", base + "/igor/login", {"Authorization": f"Basic {creds}"})[1]["data"]["token"]
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    status, answer = http("POST", base + "/igor/reservations", auth,
+                          json.dumps({"name": "bootnow", "nodeList": "dn7", "duration": "1h"}).encode())
+    assert status == 201, answer
+    deadline = time.monotonic() + 30
+    while True:
+        res = http("GET", base + "/igor/reservations", auth)[1]["data"]["reservations"][0]
+        if res["installed"]:
+            break
+        assert time.monotonic() < deadline, f"not installed within 30 s: {res}"
+        time.sleep(0.2)
+    assert res["installError"] == ""
 
 
 def test_demo_restart_keeps_state(tmp_path: Path):

@@ -145,6 +145,12 @@ def prepare(key: str, verb: Verb, values: dict[str, Any], *, user: str | None) -
     if key == "res create" and values.get("kernel_args") and values.get("profile"):
         raise UsageError("kernel args cannot be added to an existing profile when creating a new reservation "
                          "-- edit the profile first")
+    if key == "distro create" and values.get("distro"):
+        values.update(folder_pair(values))
+    if key in ("image register", "distro create"):  # refused here, before a possibly large upload starts
+        _pairs(key, values)
+    if key.startswith("power ") and not values.get("nodes") and not values.get("res"):
+        raise UsageError(f"{key} needs the nodes (-n NODES) or a reservation (-r RES)")
     if key == "user show" and not values.get("all") and not values.get("names"):
         if user:
             values["names"] = user
@@ -161,6 +167,75 @@ def prepare(key: str, verb: Verb, values: dict[str, Any], *, user: str | None) -
         if values.get("group") and values.get("all"):
             raise UsageError("show group-only not compatible with show all reservations")
     return values
+
+
+#: v2's client message when ``image register`` names neither uploads nor staged files.
+NO_IMAGE_FILES = ("paths to either uploadable kernel/initrd files or staged files names are required for image "
+                  "registration")
+
+
+def _pairs(key: str, values: dict[str, Any]) -> None:
+    """``--kernel``/``--initrd`` (and ``--kstaged``/``--istaged``) go together."""
+    pairs = (("kernel", "initrd"), ("kstaged", "istaged"))
+    for first, second in pairs:
+        if bool(values.get(first)) != bool(values.get(second)):
+            given, missing = (first, second) if values.get(first) else (second, first)
+            raise UsageError(f"--{given} needs --{missing}: give both")
+    if key == "image register" and not any(values.get(k) for pair in pairs for k in pair):
+        raise UsageError(NO_IMAGE_FILES)
+
+
+#: How ``distro create -d FOLDER`` tells a kernel and an initrd by file name (case aside): a suffix first (v2's
+#: client wanted uploads named *.kernel and *.initrd), else a prefix as distributions name them.
+KERNEL_SUFFIX, INITRD_SUFFIX = ".kernel", ".initrd"
+KERNEL_PREFIXES = ("vmlinuz", "vmlinux", "bzimage", "linux")
+INITRD_PREFIXES = ("initrd", "initramfs")
+
+
+def _kind_of(name: str) -> str | None:
+    low = name.lower()
+    if low.endswith(KERNEL_SUFFIX):
+        return "kernel"
+    if low.endswith(INITRD_SUFFIX):
+        return "initrd"
+    if low.startswith(INITRD_PREFIXES):
+        return "initrd"
+    if low.startswith(KERNEL_PREFIXES):
+        return "kernel"
+    return None
+
+
+def folder_pair(values: dict[str, Any]) -> dict[str, str]:
+    """``distro create -d FOLDER``: the folder's one kernel and one initrd, as ``--kernel``/``--initrd`` values.
+
+    Igor v2's client sent the folder as a ``dPath`` field its server refused (reference §11 item 13); here the
+    folder is resolved on the client, so the request is exactly the ``--kernel K --initrd I`` upload.
+
+    Raises:
+        UsageError: also ``--kernel``/``--initrd``/``--kstaged``/``--istaged`` given; not a folder; not exactly
+            one kernel and one initrd in it (hidden files and sub-folders are not looked at).
+    """
+    raw = str(values["distro"])
+    clash = [f"--{k}" for k in ("kernel", "initrd", "kstaged", "istaged") if values.get(k)]
+    if clash:
+        raise UsageError(f"-d/--distro cannot be combined with {', '.join(clash)}: the folder gives the kernel and "
+                         "the initrd")
+    folder = Path(raw).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"-d/--distro: {raw}: " + ("not a folder" if folder.exists() else "no such folder"))
+    found: dict[str, list[str]] = {"kernel": [], "initrd": []}
+    for entry in sorted(folder.iterdir()):
+        kind = _kind_of(entry.name)
+        if kind and not entry.name.startswith(".") and entry.is_file():
+            found[kind].append(entry.name)
+    if len(found["kernel"]) != 1 or len(found["initrd"]) != 1:
+        def listed(names: list[str]) -> str:
+            return ", ".join(names) if names else "none"
+
+        raise UsageError(f"-d/--distro: {raw} must hold exactly one kernel (*.kernel, vmlinuz*, vmlinux*, bzImage*, "
+                         "linux*) and one initrd (*.initrd, initrd*, initramfs*); found kernels: "
+                         f"{listed(found['kernel'])}; initrds: {listed(found['initrd'])} (use --kernel and --initrd)")
+    return {"kernel": str(folder / found["kernel"][0]), "initrd": str(folder / found["initrd"][0])}
 
 
 def _new_password(values: dict[str, Any], stdin: TextIO | None) -> tuple[str, str] | None:

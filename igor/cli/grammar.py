@@ -143,6 +143,11 @@ def _filter(name: str, short: str | None, param: str, help_: str, values: str | 
     return Flag(name, short, "list", help_, param=param, to="query", values=values)
 
 
+#: Whose profile ``profile edit|del`` means (profile names are unique per owner only): admins naming another's.
+_PROFILE_OWNER = Flag("owner", "o", "name", "the profile's owner (admins: another user's profile)", param="owner",
+                      to="query", values="user", admin=True)
+
+
 # --- the table ---------------------------------------------------------------------------------------------
 
 GRAMMAR: tuple[Noun, ...] = (
@@ -285,6 +290,13 @@ GRAMMAR: tuple[Noun, ...] = (
              flags=(Flag("nodes", kind="hosts", help="nodes", param="hosts", positional=True, required=True,
                          values="host"),)),
     )),
+    Noun("power", "power nodes on, off or through a cycle (yours while a reservation runs; admins any)", tuple(
+        Verb(cmd, help_, "PATCH", "/igor/hosts-ctrl/power", fixed={"cmd": cmd}, render="power", flags=(
+            Flag("nodes", "n", "hosts", "these nodes", param="hosts", values="host", exclusive="target"),
+            Flag("res", "r", "name", "the nodes of this reservation", param="resName", values="reservation",
+                 exclusive="target"),
+        )) for cmd, help_ in (("on", "power nodes on"), ("off", "power nodes off"),
+                              ("cycle", "power-cycle nodes (off, then on)")))),
     Noun("policy", "host policies", (
         Verb("create", "create a host policy", "POST", "/igor/hostpolicy", admin=True, flags=(
             Flag("name", kind="name", help="policy name", param="name", positional=True, required=True),
@@ -390,7 +402,8 @@ GRAMMAR: tuple[Noun, ...] = (
                       exclusive="kernel"),
                  Flag("istaged", None, "str", "initrd file name in the server's imageStagePath", param="istaged",
                       exclusive="initrd"),
-                 Flag("boot", None, "list", "boot modes the image supports: bios, uefi", param="boot"),
+                 Flag("boot", None, "list", "boot modes the image supports: bios, uefi", param="boot",
+                      required=True),
                  Flag("breed", "b", "str", "OS family (redhat, debian, ubuntu, suse, … generic-linux)",
                       param="breed"),
                  Flag("local-boot", "l", "bool", "the image installs to local disk (needs a kickstart)",
@@ -432,6 +445,13 @@ GRAMMAR: tuple[Noun, ...] = (
                  values="distro", exclusive="source"),
             Flag("kernel", None, "file", "kernel file to upload (with --initrd)", param="kernelFile"),
             Flag("initrd", None, "file", "initrd file to upload (with --kernel)", param="initrdFile"),
+            Flag("distro", "d", "str", "a folder holding ONE kernel (*.kernel, vmlinuz*, vmlinux*, bzImage*, linux*) "
+                 "and ONE initrd (*.initrd, initrd*, initramfs*) to upload, as --kernel/--initrd",
+                 exclusive="source"),
+            Flag("kstaged", None, "str", "kernel file name in the server's imageStagePath (with --istaged)",
+                 param="kstaged", admin=True),
+            Flag("istaged", None, "str", "initrd file name in the server's imageStagePath (with --kstaged)",
+                 param="istaged", admin=True),
             Flag("groups", "g", "list", "groups to share it with", param="distroGroups", values="group"),
             Flag("kernel-args", "k", "str", "kernel arguments", param="kernelArgs"),
             Flag("kickstart", None, "name", "kickstart for local-boot images", param="kickstart",
@@ -493,6 +513,7 @@ GRAMMAR: tuple[Noun, ...] = (
              "/igor/profiles/{profileName}", flags=(
                  Flag("profile", kind="name", help="profile name", param="profileName", to="path", positional=True,
                       required=True, values="profile"),
+                 _PROFILE_OWNER,
                  Flag("name", "n", "name", "new name", param="name"),
                  Flag("kernel-args", "k", "str", "new kernel arguments", param="kernelArgs"),
                  Flag("desc", None, "str", "new description", param="description"),
@@ -501,6 +522,7 @@ GRAMMAR: tuple[Noun, ...] = (
              confirm=True, flags=(
                  Flag("profile", kind="name", help="profile name", param="profileName", to="path",
                       positional=True, required=True, values="profile"),
+                 _PROFILE_OWNER,
              )),
     )),
     Noun("cluster", "the cluster", (

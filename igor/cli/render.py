@@ -223,13 +223,18 @@ def kickstarts(data: dict[str, Any], *, tz: str | None, now: int, simple: bool =
 
 
 def distros(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
-    """``igor distro show`` (Igor v2's columns; the default distro is marked ``*``)."""
+    """``igor distro show`` (Igor v2's columns; the default distro is marked ``*``).
+
+    A public distro's GROUPS say ``all``: the API leaves ``all`` out of ``groups`` as v2's does, and v2's client
+    then showed an empty column, which read as "shared with nobody".
+    """
     items = data.get("distros") or []
     if not items:
         return "igor: no distros to show (yet) or no matches based on search criteria"
     rows = [[f"{d.get('name')}{' *' if d.get('isDefault') else ''}", d.get("description"), d.get("owner"),
-             _yes(d.get("isPublic")), _join(d.get("groups")), d.get("image_type"), d.get("kernel"),
-             d.get("initrd"), d.get("kickstart"), d.get("kernelArgs")] for d in items]
+             _yes(d.get("isPublic")), _join(d.get("groups")) or ("all" if d.get("isPublic") else ""),
+             d.get("image_type"), d.get("kernel"), d.get("initrd"), d.get("kickstart"), d.get("kernelArgs")]
+            for d in items]
     return table(["NAME", "DESCRIPTION", "OWNER", "PUBLIC?", "GROUPS", "TYPE", "KERNEL", "INITRD", "KICKSTART",
                   "KERNEL-ARGS"], rows)
 
@@ -244,8 +249,26 @@ def profiles(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = F
     return table(["NAME", "OWNER", "DISTRO", "KERNEL-ARGS", "DESCRIPTION"], rows)
 
 
+def power(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor power on|off|cycle``: which nodes were powered (Igor v2 printed only ``success``)."""
+    names = [str(n) for n in data.get("hosts") or []]
+    if not names:
+        return message("")
+    what = {"on": "powered on", "off": "powered off", "cycle": "power-cycled"}.get(str(data.get("cmd")), "powered")
+    return message(f"{what}: {_fold(names)} ({len(names)} host{'s' if len(names) != 1 else ''})")
+
+
+def _fold(names: list[str]) -> str:
+    from igor.nodeset import fold_names
+
+    try:
+        return fold_names(names)
+    except ValueError:  # a name the folding rules refuse: show the list as it is
+        return ",".join(names)
+
+
 TABLES: dict[str, Renderer] = {
     "reservations": reservations, "windows": windows, "hosts": hosts, "policies": policies, "users": users,
     "groups": groups, "clusters": clusters, "images": images, "kickstarts": kickstarts, "distros": distros,
-    "profiles": profiles,
+    "profiles": profiles, "power": power,
 }

@@ -11,15 +11,19 @@ from typing import Any
 from pony.orm import Database
 
 from igor.config import Config
+from igor.power import PowerController
 from igor.scheduler import Scheduler
 from igor.services.auth import AuthService
+from igor.services.callbacks import CallbackService
 from igor.services.cluster import ClusterService
 from igor.services.context import Clock, Principal, ServiceContext, require_elevated
 from igor.services.distros import DistroService
 from igor.services.groups import GroupService
 from igor.services.hosts import HostService
 from igor.services.images import ImageService, KickstartService
+from igor.services.lifecycle import LifecycleService
 from igor.services.policies import PolicyService
+from igor.services.power import PowerService
 from igor.services.profiles import ProfileService
 from igor.services.reservation_edits import ReservationEditor
 from igor.services.reservations import ReservationService
@@ -49,14 +53,18 @@ class SettingsService:
 class Services:
     """Every service of one server process, sharing one context."""
 
-    def __init__(self, db: Database, config: Config, clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, config: Config, clock: Clock = utc_now, *,
+                 power: PowerController | None = None) -> None:
         self.ctx = ServiceContext(db, config, clock)
         self.db = db
         self.config = config
+        # One controller per process: its state files (sim://) are shared with the other processes.
+        self.power = power or PowerController(config, config.igor_home / "run" / "power")
+        self.host_power = PowerService(self.ctx, self.power)
         self.auth = AuthService(self.ctx)
         self.users = UserService(self.ctx)
         self.groups = GroupService(self.ctx)
-        self.cluster = ClusterService(self.ctx)
+        self.cluster = ClusterService(self.ctx, power=self.host_power)
         self.settings = SettingsService(self.ctx)
         self.scheduler = Scheduler(db, pad=config.maintenance.host_maintenance_duration)
         self.reservations = ReservationService(self.ctx, self.scheduler)
@@ -68,6 +76,8 @@ class Services:
         self.kickstarts = KickstartService(self.ctx, self.images.store)
         self.distros = DistroService(self.ctx, self.images, self.reservations)
         self.profiles = ProfileService(self.ctx, self.reservations)
+        self.lifecycle = LifecycleService(self.ctx, self.scheduler, self.reservations)
+        self.callbacks = CallbackService(self.ctx)
 
     def bootstrap(self) -> None:
         """Create the system accounts, groups and default policy (idempotent; run at every start)."""

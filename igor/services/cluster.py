@@ -11,9 +11,9 @@ import ipaddress
 import re
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pony.orm import db_session, select
 
@@ -23,6 +23,9 @@ from igor.nodeset import ClusterRange
 from igor.rules import check_eth, check_resource_name
 from igor.services.context import Principal, ServiceContext, find, require, require_elevated
 from igor.timefmt import to_minutes
+
+if TYPE_CHECKING:
+    from igor.services.power import PowerService
 
 AVAILABLE, RESERVED, BLOCKED, ERROR, INVALID = range(5)
 STATE_NAMES = ("available", "reserved", "blocked", "error", "invalid")
@@ -85,8 +88,12 @@ HOST_FILTERS = ("name", "hostname", "eth", "ip", "mac", "hostPolicy", "reservati
 
 
 class ClusterService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    """The cluster and its hosts; ``power`` (a :class:`igor.services.power.PowerService`) supplies the hosts'
+    power state, which is ``unknown`` without one."""
+
+    def __init__(self, ctx: ServiceContext, power: PowerService | None = None) -> None:
         self.ctx = ctx
+        self.power = power
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -247,20 +254,41 @@ class ClusterService:
 
     # -- hosts ------------------------------------------------------------------------------------
 
-    @db_session
     def hosts(self, principal: Principal, filters: dict[str, list[str]] | None = None, *,
-              reservations: Iterable[Any] | None = None) -> list[HostView]:
+              reservations: Iterable[Any] | None = None, live_power: bool = True) -> list[HostView]:
         """Every host (``GET /igor/hosts``), narrowed by ``filters`` (each key: any of its values matches).
 
         ``reservations`` (views with ``name``, ``end`` and ``hosts``) saves reading them again when the caller
         has them; otherwise the current and future reservations' names per host come from one column query.
+        With ``live_power`` the hosts left after the other filters get their power state from the drivers
+        (outside the database session, within the power service's time bound); without it, ``unknown``.
         """
+        filters = filters or {}
+        views, prefix = self._host_views(principal, reservations)
+        if prefix is None:
+            return []
+        others = {k: v for k, v in filters.items() if k != "powered"}
+        _check_host_filters(filters)
+        views = self._filter(views, others, prefix)
+        if live_power and self.power is not None and views:
+            from igor.power import PowerTarget
+
+            states = self.power.states(PowerTarget(v.name, v.hostname, v.power_uri) for v in views)
+            views = [replace(v, powered=states.get(v.name, v.powered)) for v in views]
+        if "powered" in filters:
+            wanted = set(filters["powered"])
+            views = [v for v in views if v.powered in wanted]
+        return views
+
+    @db_session
+    def _host_views(self, principal: Principal,
+                    reservations: Iterable[Any] | None) -> tuple[list[HostView], str | None]:
+        """Every host's view (power ``unknown``) and the cluster's prefix (None: no cluster yet)."""
         require(principal, "hosts:*:view", kind="host")
         db = self.ctx.db
-        filters = filters or {}
         cluster = self._cluster()
         if cluster is None:
-            return []
+            return [], None
         now = to_minutes(self.ctx.now())
         current: dict[str, list[str]] = {}
         if reservations is not None:
@@ -288,15 +316,15 @@ class ClusterService:
                                   access_groups=groups, restricted=restricted,
                                   reservations=tuple(sorted(current.get(name, []))), power_uri=power_uri or "",
                                   attributes=dict(attrs or {})))
-        return self._filter(views, filters, cluster)
+        return views, cluster.prefix
 
-    def _filter(self, views: list[HostView], filters: dict[str, list[str]], cluster) -> list[HostView]:  # noqa: ANN001
+    def _filter(self, views: list[HostView], filters: dict[str, list[str]], prefix: str) -> list[HostView]:
         _check_host_filters(filters)
         if "name" in filters:
             seqs = [h.sequence_id for h in views]
             names: set[str] = set()
             if seqs:
-                rng = ClusterRange(cluster.prefix, min(seqs), max(seqs))
+                rng = ClusterRange(prefix, min(seqs), max(seqs))
                 for expr in filters["name"]:
                     try:
                         names.update(rng.expand(expr))

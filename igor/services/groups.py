@@ -197,6 +197,7 @@ class GroupService:
             raise BadInput("operations on owners and members must be separate commands")
         if group.is_ldap:
             raise Forbidden(f"cannot change details of LDAP-synced group '{name}' within igor")
+        before = (group.name, frozenset(group.members), frozenset(group.owners))
         if "name" in changes:
             self._rename(group, changes["name"])
         if "description" in changes:
@@ -208,6 +209,7 @@ class GroupService:
                               _names(changes.get("rmvOwners"), "rmvOwners"))
         if member_ops:
             self._edit_members(group, _names(changes.get("add"), "add"), _names(changes.get("remove"), "remove"))
+        self._notify(principal, group, *before)
         return ""  # v2 answers a group edit with an empty message (only its log says "'<g>' updated")
 
     def _rename(self, group, new: Any) -> None:  # noqa: ANN001
@@ -257,11 +259,9 @@ class GroupService:
         both = sorted(set(add) & set(remove))
         if both:
             raise BadInput("the same user appears in both add and remove params")
-        added = []
         for user in self._users(add, "add"):
             if user not in group.members:
                 group.members.add(user)
-                added.append(user)
         for uname in remove:
             if uname == IGOR_ADMIN and group.name == ADMINS_GROUP:
                 raise Forbidden(f"cannot remove {IGOR_ADMIN} from the '{ADMINS_GROUP}' group")
@@ -274,8 +274,21 @@ class GroupService:
                 group.owners.remove(user)
                 self._revoke_owner(group, user)
             group.members.remove(user)
-        if added:
-            queue_email(self.ctx, "group-added", [u.email for u in added if u.email], group=group.name)
+
+    def _notify(self, principal: Principal, group: Any, old_name: str, members: frozenset[Any],
+                owners: frozenset[Any]) -> None:
+        """The emails of reference §7 a group edit causes (queued in its transaction)."""
+        def mail(template: str, users: Any, **fields: Any) -> None:
+            queue_email(self.ctx, template, [u.email for u in users if u.email], group=group.name,
+                        actor=principal.name, **fields)
+
+        now_members, now_owners = set(group.members), set(group.owners)
+        if group.name != old_name:
+            mail("group-renamed", now_members, old_name=old_name)
+        mail("group-added", now_members - members)
+        mail("group-removed", members - now_members)
+        mail("group-owner-added", now_owners - owners)
+        mail("group-owner-removed", (owners - now_owners) & now_members)
 
     # -- delete -----------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from igor.errors import BadInput, Conflict, Forbidden, NotFound
 from igor.nodeset import NodeList, parse_request
 from igor.rules import check_description, check_resource_name, check_username
 from igor.scheduler import Scheduler
+from igor.services.closeout import reinstall, release_hosts, reservation_mail
 from igor.services.cluster import AVAILABLE, RESERVED
 from igor.services.context import ALL_GROUP, IGOR_ADMIN, PRIVATE_PREFIX, Principal, ServiceContext, find, require
 from igor.services.distros import check_kernel_args, may_use
@@ -173,6 +174,7 @@ class ReservationEditor:
                 name=name, exists=res is not None)
         with self.scheduler.writing() as engine:
             now = self.rs._now()
+            before = (res.name, res.owner, res.group, frozenset(h.name for h in res.hosts))
             if "drop" in edits:
                 message = self._drop(res, edits["drop"], now, engine)
             elif "addNodeList" in edits or "addNodeCount" in edits:
@@ -185,7 +187,23 @@ class ReservationEditor:
             if dry_run:
                 raise _DryRun(view, message)
             self.rs._history(res, "updated:" + ",".join(sorted(edits)))
+            self._notify(principal, res, *before)
         return view, message
+
+    def _notify(self, principal: Principal, res: Any, old_name: str, old_owner: Any, old_group: Any,
+                old_hosts: frozenset[str]) -> None:
+        """The emails of reference §7 an edit causes (queued in its transaction)."""
+        actor = principal.name
+        if res.name != old_name:
+            reservation_mail(self.ctx, "reservation-renamed", res, old_name=old_name, actor=actor)
+        if res.owner is not old_owner:
+            reservation_mail(self.ctx, "reservation-new-owner", res, cc_group=False, actor=actor,
+                             old_owner=old_owner.name)
+        if res.group is not old_group and not res.group.is_user_private:
+            reservation_mail(self.ctx, "reservation-new-group", res, group=res.group.name, actor=actor)
+        dropped = old_hosts - {h.name for h in res.hosts}
+        if dropped and actor != res.owner.name:
+            reservation_mail(self.ctx, "reservation-dropped", res, hosts=str(NodeList(sorted(dropped))), actor=actor)
 
     # -- hosts ------------------------------------------------------------------------------------
 
@@ -204,10 +222,8 @@ class ReservationEditor:
         old_hostnames = [h.hostname for h in res.hosts]
         res.hosts.remove(dropped)
         if res.start <= now < res.end:
-            for host in dropped:
-                if host.state == RESERVED:
-                    others = [r for r in host.reservations if r is not res and r.start <= now < r.end]
-                    host.state = RESERVED if others else AVAILABLE
+            release_hosts(self.ctx, res, dropped, now, engine, self.scheduler.hosts.by_id,
+                          maintenance=f"{res.name}-nodeDrop")
         self._rewrite_power(res, old_hostnames)
         self._engine_update(res, engine)
         return f"dropped {NodeList(h.name for h in dropped)} from reservation '{res.name}'"
@@ -254,6 +270,7 @@ class ReservationEditor:
             for host in rows:
                 if host.state == AVAILABLE:
                     host.state = RESERVED
+            reinstall(self.ctx, res, rows, power=True)
         self._rewrite_power(res, old_hostnames)
         self._engine_update(res, engine)
         return f"added {NodeList(index.names[i] for i in new)} to reservation '{res.name}'"
@@ -325,6 +342,8 @@ class ReservationEditor:
             message = f"reservation '{res.name}' now uses distro '{profile.distro.name}'"
         res.profile = profile
         self._drop_temp_profile(old, profile)
+        if res.start <= self.rs._now() < res.end:
+            reinstall(self.ctx, res, list(res.hosts), power=False)  # new boot files; v2 cycles no power here
         return message
 
     def _drop_temp_profile(self, old: Any, new: Any) -> None:

@@ -22,7 +22,8 @@ from igor.errors import BadInput, Conflict, Forbidden, NotFound
 from igor.nodeset import ClusterRange, NodeList, parse_request
 from igor.rules import check_description, check_resource_name
 from igor.scheduler import Rollback, Scheduler
-from igor.services.cluster import AVAILABLE, BLOCKED, RESERVED
+from igor.services.closeout import end_reservation, reservation_mail
+from igor.services.cluster import BLOCKED
 from igor.services.context import (
     ALL_GROUP,
     IGOR_ADMIN,
@@ -278,6 +279,7 @@ class ReservationService:
                 engine.remove(res.id)
                 raise _DryRun(view)
             self._grant(res)
+            res.next_notify = self._next_notify(res, now)
             self._history(res, "created")
         return Placement(view, dry_run=False)
 
@@ -496,6 +498,13 @@ class ReservationService:
             if not db.Permission.exists(group=res.group, fact=fact):
                 db.Permission(group=res.group, fact=fact)
 
+    def _next_notify(self, res: Any, now: int) -> int:
+        """When ``res`` is owed its first expiry notice (:mod:`igor.mail.schedule`); 0 with notices off."""
+        from igor.mail import initial_next_notify, notify_times
+
+        times = notify_times(self.ctx.config.email)
+        return initial_next_notify(res.end - now, times, held=res.end - max(res.start, now)) if times else 0
+
     def _revoke(self, name: str) -> None:
         db = self.ctx.db
         prefix = f"reservations:{name}:"
@@ -536,26 +545,30 @@ class ReservationService:
                 exists=res is not None)
         with self.scheduler.writing() as engine:
             now = self._now()
-            self._release_hosts(res, now)
-            self._history(res, "deleted", end=min(res.end, max(now, res.start)))
-            self._revoke(res.name)
-            profile = res.profile
-            rid = res.id
-            res.delete()
-            if profile is not None and profile.is_default and not profile.reservations:
-                profile.delete()
-            if rid in engine:
-                engine.remove(rid)
+            if principal.name != res.owner.name:
+                reservation_mail(self.ctx, "reservation-deleted", res, actor=principal.name)
+            self.finish(res, now, engine, "deleted", end=min(res.end, max(now, res.start)))
         return f"reservation '{name}' deleted"
 
-    def _release_hosts(self, res: Any, now: int) -> None:
-        """Hosts of an active reservation go back to available (blocked ones stay blocked)."""
-        if not (res.start <= now < res.end):
-            return
-        for host in res.hosts:
-            if host.state == RESERVED:
-                others = [r for r in host.reservations if r is not res and r.start <= now < r.end]
-                host.state = RESERVED if others else AVAILABLE
+    def expire(self, res: Any, now: int, engine: Any) -> None:
+        """Close out ``res``, whose end has passed (the lifecycle worker, inside :meth:`Scheduler.writing`)."""
+        reservation_mail(self.ctx, "reservation-expired", res)
+        self.finish(res, now, engine, "finished")
+
+    def finish(self, res: Any, now: int, engine: Any, status: str, end: int | None = None) -> None:
+        """The end every reservation comes to (deleted or expired): the outside-world clean-up and maintenance
+        queued (:func:`~igor.services.closeout.end_reservation`), history written, grants and a temporary
+        profile removed, the row deleted. Inside :meth:`Scheduler.writing`."""
+        end_reservation(self.ctx, res, now, engine, self.scheduler.hosts.by_id)
+        self._history(res, status, end=end)
+        self._revoke(res.name)
+        profile = res.profile
+        rid = res.id
+        res.delete()
+        if profile is not None and profile.is_default and not profile.reservations:
+            profile.delete()
+        if rid in engine:
+            engine.remove(rid)
 
     # -- extend -----------------------------------------------------------------------------------
 
@@ -612,7 +625,10 @@ class ReservationService:
             if dry_run:
                 engine.replace(res.id, hosts, res.start, old_end, old_end + pad)
                 raise _DryRun(view)
+            res.next_notify = self._next_notify(res, now)
             self._history(res, "updated:extend")
+            if principal.name != res.owner.name:
+                reservation_mail(self.ctx, "reservation-extended", res, actor=principal.name, old_end=old_end)
         return view, f"reservation '{name}' extended from {format_datetime(old_end)} to {format_datetime(new_end)}"
 
     def extend_or_dry_run(self, principal: Principal, name: str, **kw: Any) -> tuple[ReservationView, str, bool]:

@@ -3,7 +3,10 @@
 Both are built from a handful of column queries however large the cluster (hosts with their policies, every
 reservation, the engine's host lists), never a query per host or reservation; the part every caller sees alike is
 kept per schedule epoch and minute, so a repeated ``GET /igor`` costs one epoch read plus the caller's own rows.
-Power state is not known here yet (the lifecycle issue adds drivers), so hosts report ``unknown``.
+Power state never waits for a driver here (this is the most frequent request): each host's ``powered`` and the
+active reservations' ``hostsUp``/``hostsDown``/``hostsPowerNA`` come from what this process last saw, and states
+older than a few seconds are refreshed in the background (:meth:`igor.services.power.PowerService.states` with
+``wait=False``), so the next view has them. A process that has never read a state says ``unknown``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from pony.orm import db_session
 
 from igor.errors import Forbidden
+from igor.power import PowerTarget
 from igor.services.cluster import ClusterService
 from igor.services.context import Principal, ServiceContext, require
 from igor.services.distros import may_use
@@ -29,8 +33,8 @@ class ShowService:
         # (schedule epoch, minute) -> reservations' and hosts' JSON: the part of the view that is the same for
         # every caller. Anything that changes a reservation or a host bumps the epoch (installs and install
         # errors too: the lifecycle worker must bump it when it records them), and remainHours moves by minute.
-        self._cache: tuple[tuple[int, int], list[dict[str, Any]], list[tuple[dict[str, Any], tuple[str, ...]]]] \
-            | None = None
+        self._cache: tuple[tuple[int, int], list[dict[str, Any]], list[tuple[dict[str, Any], tuple[str, ...]]],
+                           list[PowerTarget]] | None = None
 
     @db_session
     def show(self, principal: Principal) -> dict[str, Any]:
@@ -43,12 +47,17 @@ class ShowService:
             key = (self.reservations.scheduler.epoch, now)
             if self._cache is None or self._cache[0] != key:
                 views = self.reservations.views(now)
-                hosts = self.cluster.hosts(principal, reservations=views) if cluster is not None else []
-                self._cache = (key, [v.to_json() for v in views], [(h.to_json(), h.access_groups) for h in hosts])
-            _key, reservations, host_rows = self._cache
+                hosts = self.cluster.hosts(principal, reservations=views, live_power=False) \
+                    if cluster is not None else []
+                self._cache = (key, [v.to_json() for v in views], [(h.to_json(), h.access_groups) for h in hosts],
+                               [PowerTarget(h.name, h.hostname, h.power_uri) for h in hosts])
+            _key, reservations, host_rows, targets = self._cache
+        power = self.cluster.power.states(targets, wait=False) if self.cluster.power is not None else {}
         mine = set(principal.groups)
-        hosts_json = [{**h, "restricted": bool(groups) and "all" not in groups and not (mine & set(groups))}
-                      for h, groups in host_rows]
+        hosts_json = [{**h, "restricted": bool(groups) and "all" not in groups and not (mine & set(groups)),
+                       "powered": power.get(h["name"], h["powered"])} for h, groups in host_rows]
+        if power:
+            reservations = [_with_power(r, power, now) for r in reservations]
         user = db.User.get(name=principal.name)
         if principal.elevated:
             profiles = list(db.Profile.select())
@@ -85,3 +94,13 @@ class ShowService:
 
 def _rfc3339(minutes: int) -> str:
     return from_minutes(minutes).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _with_power(res: dict[str, Any], power: dict[str, str], now: int) -> dict[str, Any]:
+    """An active reservation's JSON with its hosts split by power state (others are returned as they are)."""
+    if not res["start"] <= now * 60 < res["end"]:
+        return res
+    split: dict[str, list[str]] = {"true": [], "false": [], "unknown": []}
+    for name in res["hosts"]:
+        split[power.get(name, "unknown")].append(name)
+    return {**res, "hostsUp": split["true"], "hostsDown": split["false"], "hostsPowerNA": split["unknown"]}

@@ -207,8 +207,13 @@ class UserService:
         password = IGOR_ADMIN_PASSWORD if user.name == IGOR_ADMIN else self.ctx.config.auth.default_user_password
         user.pass_hash = hash_password(password)
         self.ctx.db.Token.select(lambda t: t.user == user).delete(bulk=True)
-        if user.email:
-            queue_email(self.ctx, "password-reset", [user.email], user=user.name, password=password)
+        cc = []
+        if user.name == IGOR_ADMIN:  # v2: the admins hear that the admin account's password was reset
+            admins = find(self.ctx.db.Group, name=ADMINS_GROUP)
+            cc = [u.email for u in admins.members if u.email and u is not user] if admins is not None else []
+        if user.email or cc:
+            queue_email(self.ctx, "password-reset", [user.email] if user.email else cc, cc=cc if user.email else [],
+                        user=user.name, password=password)
         return f"user '{user.name}' password reset"
 
     # -- delete -----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import pytest
 
 from igor.api.app import ROUTES
 from igor.api.envelope import status_word
+from igor.services.distros import STAGED_ADMINS_ONLY
 from tests.api.forms import multipart
 
 ANON, CAROL, BOB, ALICE, DAVE, DAVE_UP, ROOT = ("anonymous", "carol", "bob", "alice", "dave", "dave-elevated",
@@ -154,6 +155,24 @@ def _distros(api) -> None:
     services.profiles.create(alice, {"name": "alice-prof", "distro": "alice-distro"})
 
 
+def _staged(api) -> None:
+    """Files ``k`` and ``i`` in the staging folder (``distro create --kstaged k --istaged i``)."""
+    folder = api.services.images.store.stage_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "k").write_bytes(b"staged kernel")
+    (folder / "i").write_bytes(b"staged initrd")
+
+
+POWER_DENIED = Want(403, "you cannot run power commands on dn[3-4]: not in an active reservation of yours or of "
+                        "your groups")
+
+
+def _active(api) -> None:
+    """Alice's reservation ``alice-now`` on dn[3-4] in group ``team``, running from now for an hour."""
+    api.services.reservations.create(api.services.auth.principal_for("alice"), {
+        "name": "alice-now", "nodeList": "dn[3-4]", "group": "team", "duration": "1h"})
+
+
 #: One row per (method, route) of ``ROUTES``, every actor.
 MATRIX: tuple[Row, ...] = (
     Row("GET", "/igor/health", public(Want(200))),
@@ -205,6 +224,11 @@ MATRIX: tuple[Row, ...] = (
         outcomes=named("host", "dn3", dict.fromkeys(ELEVATED, Want(200, "")))),
     Row("PATCH", "/igor/hosts-ctrl/block", elevated_only(Want(200, "")), body={"hosts": "dn3", "block": True}),
     Row("PATCH", "/igor/hosts-ctrl/policy", admin_only(Want(200, "")), body={"policy": "gpu", "nodeList": "dn[1-2]"}),
+    # Power: elevated admins any host; others the hosts of an active reservation they own or share (alice's
+    # ``alice-now`` in group ``team``, made by the setup).
+    Row("PATCH", "/igor/hosts-ctrl/power", body={"cmd": "off", "hosts": "dn[3-4]"}, setup=_active, outcomes={
+        ANON: NO_TOKEN, CAROL: POWER_DENIED, DAVE: ELEVATE_FIRST,
+        **dict.fromkeys((ALICE, BOB, DAVE_UP, ROOT), Want(200, ""))}),
     Row("POST", "/igor/hostpolicy", admin_only(Want(201, "")), body={"name": "newpol"}),
     Row("GET", "/igor/hostpolicy", any_user(Want(200, ""))),
     # Named policies are refused like collection routes (services/policies.py): a user outside admins gets
@@ -325,6 +349,16 @@ EXTRA: tuple[Row, ...] = (
     Row("PATCH", "/igor/hosts-ctrl/block", body={"hosts": "dn3", "block": False}, outcomes={
         CAROL: Want(403, BLOCK_DENIED), DAVE: Want(403, BLOCK_DENIED),
         **dict.fromkeys(ELEVATED, Want(409, "cannot un-block a non-blocked host: 'dn3'"))}),
+    # alice-res starts a day from now: not even its owner may power it yet; elevated admins may.
+    Row("PATCH", "/igor/hosts-ctrl/power", body={"cmd": "on", "resName": "alice-res"}, outcomes={
+        **dict.fromkeys((ALICE, BOB), Want(403, re.compile(
+            r"reservation 'alice-res' is not active until \S+ UTC \(power commands are allowed only while it is "
+            r"active\)"))),
+        CAROL: Want(403, "you cannot run power commands on reservation 'alice-res': only its owner, the members of "
+                         "its group and elevated admins may"),
+        DAVE: ELEVATE_FIRST, **dict.fromkeys(ELEVATED, Want(200, ""))}),
+    Row("PATCH", "/igor/hosts-ctrl/power", body={"cmd": "on", "hosts": "dn99"}, outcomes={
+        **dict.fromkeys((CAROL, DAVE, ROOT), Want(404, "host 'dn99' not found"))}),
     Row("PATCH", "/igor/hostpolicy/{hostpolicyName}", path="/igor/hostpolicy/nopolicy", body={"maxResTime": "2h"},
         outcomes={CAROL: DENIED, DAVE: missing("policy", "nopolicy"),
                   **dict.fromkeys(ELEVATED, Want(404, "policy(s) 'nopolicy' not found"))}),
@@ -365,6 +399,10 @@ EXTRA: tuple[Row, ...] = (
         setup=_distros, outcomes={
             ALICE: cannot("distro", "pub-distro"), DAVE: ELEVATE_FIRST, **dict.fromkeys(ELEVATED, Want(
                 200, "distro 'pub-distro' deprecated: only admins can see and use it now"))}),
+    # Staged files are the admins': a distro is made from them by elevated admins only (as image register).
+    Row("POST", "/igor/distros", body={"name": "stagedos", "kstaged": "k", "istaged": "i"}, setup=_staged,
+        outcomes={ANON: NO_TOKEN, **dict.fromkeys(USERS, Want(403, STAGED_ADMINS_ONLY)), DAVE: ELEVATE_FIRST,
+                  **dict.fromkeys(ELEVATED, Want(201, "distro 'stagedos' created"))}),
     Row("GET", "/igor/distros", params={"default": "true"}, outcomes={
         CAROL: Want(403, "must be elevated to search for default distro"),
         DAVE: Want(403, "must be elevated to search for default distro"),

@@ -164,7 +164,8 @@ def test_hosts_filters(people):
     assert names(state="available") == names()
     assert names(state="blocked") == []
     assert names(hostPolicy="default") == names()
-    assert names(powered="unknown") == names()
+    assert names(powered="true") == names()  # sim:// hosts never powered by Igor are on
+    assert names(powered="unknown") == names(powered="false") == []
     assert names(name="dn[1-8]", state="available") == [f"dn{i}" for i in range(1, 9)]
 
 

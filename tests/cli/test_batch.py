@@ -7,6 +7,7 @@ import io
 import json
 import socket
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,38 @@ def test_login_prompt_then_replay(server: str, tmp_path: Path, monkeypatch: pyte
     assert "igor username (enter = " in err.getvalue()
     assert json.loads(out.getvalue()) == {"reservations": []}
     assert (tmp_path / "tty" / "auth_token").exists()
+
+
+def test_power_off_then_host_show(igor: Igor) -> None:
+    """The demo powers its hosts by ``sim://``: the owner of a running reservation powers a node off, by name and
+    then by reservation, and ``host show`` says so; a node outside the reservation is refused (exit 1)."""
+    igor.login()
+    assert igor("res", "create", "pwr1", "-n", "dn[44-45]", "-e", "1h").returncode == 0
+    try:
+        # the lifecycle worker installs it first (power-cycling the hosts): act on the installed reservation
+        deadline = time.monotonic() + 30
+        while not igor.json("res", "show")["reservations"][0]["installed"]:
+            assert time.monotonic() < deadline, "the reservation was not installed within 30 s"
+            time.sleep(0.2)
+        off = igor("power", "off", "-n", "dn44")
+        assert (off.returncode, off.stdout.strip()) == (0, "igor: powered off: dn44 (1 host)"), off.stderr
+        hosts = {h["name"]: h["powered"] for h in igor.json("host", "show", "-n", "dn[44-45]")["hosts"]}
+        assert hosts == {"dn44": "false", "dn45": "true"}
+        table = igor("host", "show", "-n", "dn44")
+        assert table.returncode == 0 and "false" in table.stdout.splitlines()[-1]
+
+        cycled = igor("power", "cycle", "-r", "pwr1")
+        assert (cycled.returncode, cycled.stdout.strip()) == (0, "igor: power-cycled: dn[44-45] (2 hosts)")
+        assert igor.json("host", "show", "--powered", "false", "-n", "dn[44-45]")["hosts"] == []
+
+        outside = igor("power", "off", "-n", "dn50")
+        assert outside.returncode == 1 and outside.stderr.strip() == (
+            "igor: you cannot run power commands on dn50: not in an active reservation of yours or of your groups")
+        assert igor.json("host", "show", "-n", "dn50")["hosts"][0]["powered"] == "true"
+
+        usage = igor("power", "off")
+        assert usage.returncode == 2 and "needs the nodes (-n NODES) or a reservation (-r RES)" in usage.stderr
+        both = igor("power", "on", "-n", "dn44", "-r", "pwr1")
+        assert both.returncode == 2 and "not allowed with argument" in both.stderr
+    finally:
+        assert igor("res", "del", "pwr1").returncode == 0

@@ -1,8 +1,14 @@
 """``/igor/hosts/{hostName}`` (edit, delete) and ``/igor/hosts-ctrl/block`` (block, unblock) — admin operations
-on hosts (reference §1.4, §2.4, §4.9).
+on hosts (reference §1.4, §2.4, §4.9) — and ``/igor/hosts-ctrl/power`` (power on, off, cycle; §4.11).
 
-As in Igor v2, authorization is decided before the body is read (v2's authz layer runs ahead of its validators),
-so a caller who may not act is told so whatever they sent.
+As in Igor v2, authorization of the admin operations is decided before the body is read (v2's authz layer runs
+ahead of its validators), so a caller who may not act is told so whatever they sent. Power is authorized by the
+service once it knows the hosts (v2 checked it in its handler too).
+
+A power request whose hosts failed answers ``hosts with errors: [...]`` with the hosts' problems, and ``data``
+keeps ``hosts`` (every target) and adds ``errors`` (host → problem): 502 when drivers or commands failed (a BMC,
+hypervisor or script downstream of Igor), 501 when some hosts have no power control configured at all (then
+nothing was powered). v2 answered 500 for both.
 """
 
 from __future__ import annotations
@@ -53,7 +59,27 @@ class HostBlock(Resource):
         respond(resp, 200, message, {"hosts": names})
 
 
+class HostPower(Resource):
+    OPS = {"patch": Op("Power hosts on, off or through a cycle (cmd), named by a host expression (hosts) or a "
+                       "reservation (resName), exactly one of them. Elevated admins may power any host; others the "
+                       "hosts of active reservations they own or share through the reservation's group",
+                       data=("hosts", "cmd", "errors"),
+                       also={501: "some hosts have no power control configured: nothing was powered",
+                             502: "some hosts failed (data.errors says why); the others were powered"},
+                       body=(Field("cmd", required=True, max_len=16, doc="on, off or cycle"),
+                             Field("hosts", doc="host expression, e.g. kn[3-5,9]"),
+                             Field("resName", max_len=64, doc="a reservation: all its hosts")))}
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
+        data = self.body(req, "patch")
+        outcome = self.services.host_power.power(self.principal(req), data["cmd"], hosts=data.get("hosts"),
+                                                 res_name=data.get("resName"))
+        code = 200 if not outcome.errors else 501 if outcome.unconfigured else 502
+        respond(resp, code, outcome.message, outcome.to_json())
+
+
 ROUTES: tuple[tuple[str, type[Resource]], ...] = (
     ("/igor/hosts/{hostName}", HostItem),
     ("/igor/hosts-ctrl/block", HostBlock),
+    ("/igor/hosts-ctrl/power", HostPower),
 )

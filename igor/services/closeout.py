@@ -87,6 +87,7 @@ def end_reservation(ctx: ServiceContext, res: Any, now: int, engine: Any, index:
     db = ctx.db
     for job in db.Event.select(lambda e: e.kind == INSTALL and e.key == res.hash and e.status == "pending"):
         job.status = "cancelled"
+        job.done = ctx.now().replace(tzinfo=None)
     if res.start <= now:
         release_hosts(ctx, res, list(res.hosts), now, engine, index, maintenance=res.name)
 

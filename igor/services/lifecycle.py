@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pony.orm import db_session, select
@@ -45,6 +46,8 @@ log = logging.getLogger("igor.worker")
 MAX_BACKOFF = 30
 #: Most jobs of one kind planned per tick (a backlog after downtime is worked off over a few ticks).
 BATCH = 200
+#: Days finished jobs (done, cancelled, failed) are kept in ``events`` before the worker deletes them.
+KEEP_DAYS = 30
 
 
 def backoff(attempts: int) -> int:
@@ -84,6 +87,7 @@ class LifecycleService:
         self.ctx = ctx
         self.scheduler = scheduler
         self.reservations = reservations
+        self._pruned = 0  # epoch minute of the last prune
 
     def now(self) -> int:
         return to_minutes(self.ctx.now())
@@ -96,7 +100,18 @@ class LifecycleService:
         # ends first: a host handed from one reservation to the next is cleaned before it is installed again
         count = self._plan_ends(now) + self._plan_starts(now) + self._plan_maintenance(now)
         self._plan_warnings(now)
+        if now - self._pruned >= 60:  # hourly is plenty
+            self._prune()
+            self._pruned = now
         return count
+
+    @db_session
+    def _prune(self) -> int:
+        """Delete finished jobs older than :data:`KEEP_DAYS` (the table would otherwise grow for ever)."""
+        db = self.ctx.db
+        cutoff = self.ctx.now().replace(tzinfo=None) - timedelta(days=KEEP_DAYS)
+        old = select(e for e in db.Event if e.status != "pending" and e.done is not None and e.done < cutoff)
+        return int(old.delete(bulk=True) or 0)
 
     @db_session(immediate=True)
     def _plan_ends(self, now: int) -> int:
@@ -185,6 +200,9 @@ class LifecycleService:
         row = self.ctx.db.Event[job.id]
         row.status = status
         row.done = self.ctx.now().replace(tzinfo=None)
+        fields = row.payload.get("fields") if row.kind == "email" else None
+        if isinstance(fields, dict) and fields.get("password"):  # sent: the outbox need not keep it
+            row.payload = {**row.payload, "fields": {**fields, "password": "(sent)"}}
 
     @db_session
     def job_failed(self, job: Job, error: str, *, permanent: bool = False) -> int:
@@ -195,6 +213,7 @@ class LifecycleService:
         row.last_error = error[:1024]
         if permanent:
             row.status = "failed"
+            row.done = self.ctx.now().replace(tzinfo=None)
             return 0
         wait = backoff(row.attempts)
         row.due = self.now() + wait

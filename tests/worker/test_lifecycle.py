@@ -349,3 +349,18 @@ def test_a_mail_that_can_never_be_delivered_is_kept_as_failed(world_factory) -> 
     with db_session:
         row = world.services.db.Event.select(lambda e: e.key == "reservation-started").first()
         assert "550" in row.last_error and row.attempts == 1
+
+
+def test_finished_jobs_are_pruned_after_a_month_and_sent_passwords_are_not_kept(world_factory) -> None:
+    world = world_factory(MAIL)
+    world.reserve("res1", "dn1", 0, 60)
+    world.tick()
+    with db_session:
+        created = world.services.db.Event.select(lambda e: e.key == "user-created").first()
+        assert created.status == "done" and created.payload["fields"]["password"] == "(sent)"
+    finished = len([e for e in world.events() if e[2] != "pending"])
+    assert finished > 0
+    world.tick(29 * 1440)
+    assert len([e for e in world.events() if e[2] != "pending"]) >= finished
+    world.tick(2 * 1440)
+    assert [e for e in world.events() if e[2] != "pending" and e[1] == "user-created"] == []

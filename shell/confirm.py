@@ -5,8 +5,8 @@ from __future__ import annotations
 from igor.cli.grammar import GRAMMAR, Verb
 
 _WHAT = {"res": "reservation", "host": "host", "user": "user", "group": "group", "policy": "host policy",
-         "image": "image", "kickstart": "kickstart", "distro": "distro", "profile": "profile"}
-_ACTION = {"del": "delete", "block": "block"}
+         "image": "image", "kickstart": "kickstart", "distro": "distro", "profile": "profile", "power": "nodes"}
+_ACTION = {"del": "delete", "block": "block", "off": "power off", "cycle": "power-cycle"}
 
 
 def find_verb(argv: list[str]) -> Verb | None:
@@ -30,5 +30,7 @@ def question(argv: list[str]) -> str | None:
     what = _WHAT.get(argv[0], argv[0])
     if verb.name == "block":
         what = "hosts"
+    if argv[0] == "power" and any(w in ("-r", "--res") or w.startswith("--res=") for w in argv):
+        what = "the nodes of reservation"
     target = f" {' '.join(targets)}" if targets else ""
     return f"Really {_ACTION.get(verb.name, verb.name)} {what}{target}? [y/N] "

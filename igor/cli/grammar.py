@@ -291,7 +291,8 @@ GRAMMAR: tuple[Noun, ...] = (
                          values="host"),)),
     )),
     Noun("power", "power nodes on, off or through a cycle (yours while a reservation runs; admins any)", tuple(
-        Verb(cmd, help_, "PATCH", "/igor/hosts-ctrl/power", fixed={"cmd": cmd}, render="power", flags=(
+        Verb(cmd, help_, "PATCH", "/igor/hosts-ctrl/power", fixed={"cmd": cmd}, render="power", confirm=cmd != "on",
+             flags=(
             Flag("nodes", "n", "hosts", "these nodes", param="hosts", values="host", exclusive="target"),
             Flag("res", "r", "name", "the nodes of this reservation", param="resName", values="reservation",
                  exclusive="target"),

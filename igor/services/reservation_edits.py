@@ -30,7 +30,7 @@ from igor.services.context import ALL_GROUP, IGOR_ADMIN, PRIVATE_PREFIX, Princip
 from igor.services.distros import check_kernel_args, may_use
 from igor.services.grants import move_fact, move_reservation_group
 from igor.services.profiles import temp_profile
-from igor.services.reservations import ReservationService, ReservationView
+from igor.services.reservations import ReservationService, ReservationView, image_boot_modes
 from igor.timefmt import format_datetime
 
 #: Body keys that name the fields of the edit permission (reference §2.3); ``extendMax`` counts as ``extend``.
@@ -248,6 +248,7 @@ class ReservationEditor:
             already = [i for i in new if i in set(current)]
             if already:
                 raise Conflict(f"host(s) {self.rs._names(already)} are already part of reservation '{res.name}'")
+            self.rs.check_bootable(new, image_boot_modes(res.profile), res.profile)
             self._check_total(principal, len(current) + len(new))
             conflict = engine.check(new, res.start, res.end, groups=groups, elevated=elevated)
             if conflict:
@@ -259,6 +260,7 @@ class ReservationEditor:
             within = [i for i in range(engine.n_hosts) if i not in taken]
             if count > len(within):
                 raise Conflict("reservation requires more cluster nodes than available")
+            within = self.rs.bootable(within, image_boot_modes(res.profile), count, res.profile) or []
             found = engine.find(count, res.start, res.end, groups=groups, elevated=elevated, within=within)
             if found is None:
                 raise Conflict(f"{count} hosts cannot be found with enough time available to service this request")
@@ -340,6 +342,8 @@ class ReservationEditor:
         else:
             profile = self.rs._profile(owner, {"distro": str(edits["distro"]).strip(), "name": res.name})
             message = f"reservation '{res.name}' now uses distro '{profile.distro.name}'"
+        index = self.scheduler.hosts.by_id
+        self.rs.check_bootable([index[h.id] for h in res.hosts], image_boot_modes(profile), profile)
         res.profile = profile
         self._drop_temp_profile(old, profile)
         if res.start <= self.rs._now() < res.end:

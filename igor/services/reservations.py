@@ -220,10 +220,12 @@ class ReservationService:
         with self.scheduler.writing() as engine:
             rng = self._range()
             groups = self._owner_groups(owner)
+            modes = image_boot_modes(profile)
             if "nodeList" in req:
                 hosts = self._named_hosts(rng, req["nodeList"])
                 if where:
                     raise BadInput("'where' filters hosts chosen by count (nodeCount), not a nodeList")
+                self.check_bootable(hosts, modes, profile)
                 self._check_limit(principal, len(hosts))
                 start, end = self._window(principal, req, now)  # hosts and the node cap come first in v2
                 conflict = engine.check(hosts, start, end, groups=groups, elevated=principal.elevated)
@@ -241,6 +243,7 @@ class ReservationService:
                 within = self._matching(where) if where else None
                 if within is not None and len(within) < count:
                     raise Conflict(f"only {len(within)} host(s) match '{req['where']}'; {count} requested")
+                within = self.bootable(within, modes, count, profile)
                 if count > (len(within) if within is not None else engine.n_hosts):
                     raise Conflict("reservation requires more cluster nodes than available")
                 hosts = engine.find(count, start, end, groups=groups, elevated=principal.elevated, within=within)
@@ -439,6 +442,41 @@ class ReservationService:
         by_id = self.scheduler.hosts.by_id
         return sorted(by_id[hid] for hid, attrs in select((h.id, h.attributes) for h in self.ctx.db.Host)
                       if matches(attrs or {}, where))
+
+    def _boot_modes(self) -> list[str]:
+        """Each engine host's boot mode (``bios``/``uefi``), by engine index."""
+        modes = ["bios"] * len(self.scheduler.hosts.ids)
+        by_id = self.scheduler.hosts.by_id
+        for hid, mode in select((h.id, h.boot_mode) for h in self.ctx.db.Host):
+            if hid in by_id:
+                modes[by_id[hid]] = mode
+        return modes
+
+    def check_bootable(self, hosts: list[int], modes: frozenset[str] | None, profile: Any) -> None:
+        """Refuse hosts (engine indices) whose boot mode the reservation's image does not boot."""
+        if modes is None:
+            return
+        host_modes = self._boot_modes()
+        wrong = [i for i in hosts if host_modes[i] not in modes]
+        if wrong:
+            distro = profile.distro
+            raise Conflict(f"distro '{distro.name}' (image {distro.image.name}) boots {' and '.join(sorted(modes))} "
+                           f"only, and host(s) {self._names(wrong)} boot {host_modes[wrong[0]]}: choose other hosts "
+                           "or a distro whose image boots them")
+
+    def bootable(self, within: list[int] | None, modes: frozenset[str] | None, count: int,
+                 profile: Any) -> list[int] | None:
+        """Narrow a by-count search (``within``: engine indices, None = all) to the hosts the image boots."""
+        if modes is None:
+            return within
+        host_modes = self._boot_modes()
+        pool = within if within is not None else range(len(host_modes))
+        narrowed = [i for i in pool if host_modes[i] in modes]
+        if len(narrowed) < count:
+            distro = profile.distro
+            raise Conflict(f"only {len(narrowed)} host(s) can boot distro '{distro.name}' (image "
+                           f"{distro.image.name} boots {' and '.join(sorted(modes))}); {count} requested")
+        return narrowed
 
     def _check_limit(self, principal: Principal, count: int) -> None:
         limit = self.ctx.config.scheduler.node_reserve_limit
@@ -767,6 +805,15 @@ def _selected(view: ReservationView, filters: dict[str, Any]) -> bool:
         if wanted and getattr(view, attr) not in wanted:
             return False
     return True
+
+
+def image_boot_modes(profile: Any) -> frozenset[str] | None:
+    """The boot modes the image of ``profile``'s distro boots (None: no image, any host will do)."""
+    image = profile.distro.image if profile is not None and profile.distro is not None else None
+    if image is None:
+        return None
+    modes = frozenset(m for m, on in (("bios", image.bios_boot), ("uefi", image.uefi_boot)) if on)
+    return modes or None  # an image imported without modes (v2 never stored them) is not held to any
 
 
 def engine_policy_time(db: Any, host_id: int) -> int:

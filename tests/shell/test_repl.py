@@ -82,6 +82,9 @@ def test_questions() -> None:
     assert question(["res", "del", "demo"]) == "Really delete reservation demo? [y/N] "
     assert question(["host", "block", "kn[1-4]"]) == "Really block hosts kn[1-4]? [y/N] "
     assert question(["user", "del", "bob"]) == "Really delete user bob? [y/N] "
+    assert question(["power", "off", "-n", "kn[1-4]"]) == "Really power off nodes kn[1-4]? [y/N] "
+    assert question(["power", "cycle", "-r", "exp1"]) == "Really power-cycle the nodes of reservation exp1? [y/N] "
+    assert question(["power", "on", "-n", "kn1"]) is None
     assert question(["res", "show"]) is None
     assert question(["res", "del", "--help"]) is None
 

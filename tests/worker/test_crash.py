@@ -72,7 +72,7 @@ class Site:
         kernel, initrd = self.tmp / "vmlinuz", self.tmp / "initrd.img"
         kernel.write_bytes(b"k" * 4096)
         initrd.write_bytes(b"i" * 4096)
-        image = svc.images.register_files(admin, kernel, initrd, breed="redhat")
+        image = svc.images.register_files(admin, kernel, initrd, breed="redhat", boot=("bios", "uefi"))
         svc.distros.create(admin, {"name": "rocky", "imageRef": image.name, "public": True})
 
     def reserve(self, name: str, hosts: str, user: str = "alice") -> None:
@@ -220,26 +220,45 @@ def test_killed_at_every_step_of_installs_and_closeouts_nothing_is_repeated_or_s
                                                 "igor reservation 'beta' on demo has expired": 1})
 
 
-def test_killed_at_random_moments_during_a_batch_every_reservation_ends_right(tmp_path: Path) -> None:
-    site = Site(tmp_path, None)  # no email here: see the module docstring of igor.worker for its one window
+def test_killed_at_random_moments_during_a_batch_every_reservation_ends_right(tmp_path: Path,
+                                                                             smtp: SMTPServer) -> None:
+    """Ten SIGKILLs at random moments while the worker installs and closes out eight reservations and mails
+    about them: every reservation ends right, every power action happened exactly once, and every mail arrived —
+    a copy only where a kill fell between the mail server's acceptance and the record, then with the same
+    Message-ID (at most one such copy per kill)."""
+    site = Site(tmp_path, smtp.port)
     site.populate()
+    kills = 0
     try:
         for i in range(1, HOSTS + 1):
             site.reserve(f"res{i}", f"dn{i}", user="alice" if i % 2 else "bob")
         rng = random.Random(20261202)
         for _ in range(6):
-            site.run_worker(kill_after=rng.uniform(0.02, 0.2))
+            kills += site.run_worker(kill_after=rng.uniform(0.02, 0.2)) == KILLED
         assert site.run_worker(until=site.installed_all) == 0, site.worker_log()
         assert all(installed for installed, _ in site.reservations().values())
         actions = site.power_actions()
         assert actions == Counter({(f"dn{i}", a): 1 for i in range(1, HOSTS + 1) for a in ("off", "on")})
         site.end_now()
         for _ in range(4):
-            site.run_worker(kill_after=rng.uniform(0.02, 0.2))
+            kills += site.run_worker(kill_after=rng.uniform(0.02, 0.2)) == KILLED
         assert site.run_worker(until=site.closed_all) == 0, site.worker_log()
         assert site.boot_files() == []
         final = site.power_actions()
         assert final == Counter({(f"dn{i}", a): n for i in range(1, HOSTS + 1) for a, n in (("off", 2), ("on", 1))})
+        # mail: none lost; copies identical to their original and no more than the kills
+        by_id: dict[str, list[Any]] = {}
+        for m in smtp.received:
+            by_id.setdefault(m.message["Message-ID"], []).append(m.message)
+        firsts = Counter(msgs[0]["Subject"] for msgs in by_id.values())
+        expected = Counter({"igor account created": 2})
+        for i in range(1, HOSTS + 1):
+            expected[f"igor reservation 'res{i}' on demo has started"] = 1
+            expected[f"igor reservation 'res{i}' on demo has expired"] = 1
+        assert firsts == expected, firsts
+        copies = sum(len(msgs) - 1 for msgs in by_id.values())
+        assert all(len({m["Subject"] for m in msgs}) == 1 for msgs in by_id.values())
+        assert copies <= kills, (copies, kills)
     finally:
         site.services.db.disconnect()
 

@@ -38,6 +38,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -405,6 +406,15 @@ def run_callbacks(config: Config) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    parent = os.getppid()
+
+    def _orphaned() -> None:
+        # igor-server killed outright (SIGKILL) cannot stop us: leave with it, so a restart gets cbPort back
+        while os.getppid() == parent:
+            time.sleep(1)
+        server.stop()
+
+    threading.Thread(target=_orphaned, name="igor-cb-parent", daemon=True).start()
     try:
         server.serve_forever()
     finally:

@@ -183,3 +183,32 @@ def test_import_igor2_command_then_login_over_the_api(tmp_path: Path):
     assert r.status_code == 200, r.json
     r = client.simulate_get("/igor/hosts", headers={"Authorization": f"Bearer {r.json['data']['token']}"})
     assert r.status_code == 200 and len(r.json["data"]["hosts"]) > 0
+
+
+def test_a_killed_server_leaves_no_callback_server_behind(tmp_path: Path):
+    """SIGKILL of igor-server (no clean-up at all): its callback server notices and exits, so a restart can take
+    cbPort again."""
+    port = free_port()
+    env = {**os.environ, "IGOR_HOME": str(tmp_path / "home"), "IGOR_BCRYPT_ROUNDS": "4"}
+    env.pop("IGOR_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "igor.server", "--demo", "--port", str(port), "--workers", "1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        wait_up(f"http://127.0.0.1:{port}", proc)
+        proc.kill()  # the master only; its workers and the callback process are left to fend for themselves
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while True:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + 1))
+                    break  # cbPort is free again
+                except OSError:
+                    assert time.monotonic() < deadline, "the callback server outlived igor-server"
+                    time.sleep(0.2)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

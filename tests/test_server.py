@@ -113,7 +113,7 @@ def test_demo_server_runs_the_callback_server_and_the_lifecycle_worker(demo_serv
     """Beside the API: the callback server answers on cbPort (port + 1), and the lifecycle worker installs a
     reservation made now (its hosts booting as they are: the demo has no distro)."""
     base, _proc, _home = demo_server
-    cb = "http://127.0.0.1:%d/igor/cb/svc/info" % (int(base.rsplit(":", 1)[1]) + 1)
+    cb = f"http://127.0.0.1:{int(base.rsplit(':', 1)[1]) + 1}/igor/cb/svc/info"
     req = urllib.request.Request(cb)
     with pytest.raises(urllib.error.HTTPError) as caught:  # 127.0.0.1 is no cluster host
         urllib.request.urlopen(req, timeout=10)

@@ -20,6 +20,9 @@ Differences from Igor v2, on purpose:
   reference section 11.1). ``auth.ldap.sync.syncFrequency`` defaults to 60 whichever sync is on (section 11.11).
 * An unknown ``vlan.network`` is an error (section 11.10); so are unknown keys, wrong types and YAML duplicate keys.
 * ``auth.ldap.tlsConfig.tlsCheckPeer`` defaults to true (v2's default skipped certificate checks).
+* An ``https://`` ``vlan.networkURL`` is verified against the system trust store (v2 skipped the check and has
+  no key for it); a site CA is trusted by adding it to that store or with ``SSL_CERT_FILE`` in igor-server's
+  environment (:mod:`igor.network.arista`). A URL without a scheme is ``http://`` as in v2.
 * ``server.imageStagePath`` and ``server.scriptDir`` name the directory itself (v2 appended
   ``/igor_staged_images`` and ``/scripts`` to them); the defaults are those directories under ``$IGOR_HOME``.
 * ``database.url`` replaces ``database.adapter``/``dbFolderPath``, which are still accepted for SQLite.

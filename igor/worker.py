@@ -11,6 +11,7 @@ Each tick: :meth:`~igor.services.lifecycle.LifecycleService.plan` writes the wor
 made safe to repeat after a crash:
 
 * boot files are written and removed atomically and by name — doing it twice is the same as once;
+* a switch port is set to the reservation's VLAN, or cleared, with commands that leave it the same when repeated;
 * power is never toggled blindly: "off" and "on" first read the driver's state and act only on hosts not already
   there, and a power cycle is "off, then on" as two recorded steps. A worker killed between an action and its
   record finds the host already in the wanted state and does nothing. (Hosts whose driver cannot tell, the
@@ -107,11 +108,13 @@ class LifecycleWorker:
         boot: writes and removes boot files (default :class:`igor.pxe.BootWriter` for ``server.tftpRoot``).
         power: a :class:`igor.power.PowerController` (default: the services' one).
         mailer: sends composed messages (default: :class:`igor.mail.Mailer` for ``email.*``).
+        vlan: the switch the hosts' ports are on, when ``vlan.network`` is set (default:
+            :func:`igor.network.switch_for` ``vlan.*``).
         holder: this candidate's name in the lease row (default ``host:pid:random``).
     """
 
     def __init__(self, services: Any, *, boot: Any = None, power: Any = None, mailer: Any = None,
-                 holder: str | None = None, lease_seconds: float = LEASE_SECONDS,
+                 vlan: Any = None, holder: str | None = None, lease_seconds: float = LEASE_SECONDS,
                  tick_seconds: float = TICK_SECONDS) -> None:
         self.services = services
         self.config = services.config
@@ -122,6 +125,7 @@ class LifecycleWorker:
         self._boot = boot
         self._power = power
         self._mailer = mailer
+        self._vlan = vlan
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -148,6 +152,14 @@ class LifecycleWorker:
 
             self._mailer = Mailer(self.config.email)
         return self._mailer
+
+    @property
+    def vlan(self) -> Any:
+        if self._vlan is None:
+            from igor.network import switch_for
+
+            self._vlan = switch_for(self.config.vlan)
+        return self._vlan
 
     # -- the loop -------------------------------------------------------------------------------------------------
 
@@ -230,6 +242,9 @@ class LifecycleWorker:
             return
         hosts = list(target.hosts)
         spec = target.boot
+        vlan = target.vlan
+        if vlan and self.config.vlan.enabled:  # v2: the VLAN first, then the boot files and power
+            job = self._step(job, "vlan", lambda: self._set_vlan(hosts, vlan))
         if spec is not None:
             job = self._step(job, "boot", lambda: self._write_boot(hosts, spec))
         if target.cycle:
@@ -244,6 +259,8 @@ class LifecycleWorker:
         busy = self.lifecycle.busy_elsewhere(job, job.payload["hosts"])
         hosts = [h for h in job.payload["hosts"] if h["name"] not in busy]
         job = self._step(job, "boot-remove", lambda: self._remove_boot(hosts))
+        if job.payload.get("vlan") and self.config.vlan.enabled:
+            job = self._step(job, "vlan-clear", lambda: self._clear_vlan(hosts))
         job = self._step(job, "power-off", lambda: self._ensure_power(hosts, "off"))
         spec = job.payload.get("maintenance_boot")
         resting = [h for h in job.payload.get("maintenance", []) if h["name"] not in busy]
@@ -306,6 +323,34 @@ class LifecycleWorker:
                 errors.append(f"{host['name']}: {exc}")
         if errors:
             raise StepFailed("boot files not removed for " + "; ".join(errors))
+
+    def _set_vlan(self, hosts: Sequence[dict[str, str]], vlan: int) -> None:
+        """Put the hosts' switch ports on ``vlan``. A host without a port (``eth``) fails the step: it cannot be
+        isolated, and installing it on the shared network instead would be silent."""
+        from igor.network import SwitchError
+        from igor.nodeset import NodeList
+
+        ports = [h["eth"] for h in hosts if h.get("eth")]
+        try:
+            if ports:
+                self.vlan.set_vlan(ports, vlan)
+        except (SwitchError, ValueError) as exc:
+            raise StepFailed(f"VLAN {vlan} not set: {exc}") from exc
+        missing = [h["name"] for h in hosts if not h.get("eth")]
+        if missing:
+            raise StepFailed(f"VLAN {vlan} not set on {NodeList(missing)}: no switch port (eth) configured")
+
+    def _clear_vlan(self, hosts: Sequence[dict[str, str]]) -> None:
+        """Take the hosts' switch ports off their VLAN (hosts without a port had nothing set)."""
+        from igor.network import SwitchError
+
+        ports = [h["eth"] for h in hosts if h.get("eth")]
+        if not ports:
+            return
+        try:
+            self.vlan.clear(ports)
+        except (SwitchError, ValueError) as exc:
+            raise StepFailed(f"VLAN not cleared: {exc}") from exc
 
     def _ensure_power(self, hosts: Sequence[dict[str, str]], state: str) -> None:
         """Bring every controllable host in ``hosts`` to ``state`` ("on"/"off"), acting only where needed."""

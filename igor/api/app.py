@@ -11,7 +11,19 @@ import falcon
 from igor import __version__
 from igor.api import envelope, forms
 from igor.api.middleware import Authenticate, CheckQuery, RequestId, RequireJson, ServerMode
-from igor.api.resources import Op, Resource, distros, hosts_ctrl, images, kickstarts, policies, profiles, show
+from igor.api.resources import (
+    Op,
+    Resource,
+    distros,
+    hosts_ctrl,
+    images,
+    kickstarts,
+    policies,
+    profiles,
+    show,
+    stats,
+    sync,
+)
 from igor.api.resources.auth import AuthReset, Elevate, Login
 from igor.api.resources.cluster import Clusters, Hosts, Motd
 from igor.api.resources.groups import GroupCollection, GroupItem
@@ -47,6 +59,8 @@ ROUTES: tuple[tuple[str, type[Resource]], ...] = (
     *kickstarts.ROUTES,
     *distros.ROUTES,
     *profiles.ROUTES,
+    *sync.ROUTES,
+    *stats.ROUTES,
 )
 
 

@@ -541,6 +541,29 @@ GRAMMAR: tuple[Noun, ...] = (
                  Flag("urgent", "u", "bool", "mark it urgent", param="motdUrgent", default=False),
              )),
     )),
+    Noun("sync", "compare the switch's VLANs with the reservations' and correct them (-f)", (
+        Verb("", "report (and with -f correct) each host's VLAN on the switch against its reservation's", "GET",
+             "/igor/sync", admin=True, render="sync", flags=(
+                 Flag("command", kind="choice", help="the switch kind (only arista)", param="cmd", to="query",
+                      positional=True, required=True, choices=("arista",)),
+                 Flag("force", "f", "bool", "set the switch to Igor's VLAN where they differ", param="force",
+                      to="query"),
+                 Flag("quiet", "q", "bool", "show only the hosts out of sync", param="quiet", to="query"),
+                 Flag("scope", "s", "str", "these nodes (dn[1-4]) or the hosts of these reservations (r1,r2); "
+                      "default: every host in a running reservation", param="scope", to="query"),
+             )),
+    )),
+    Noun("stats", "usage statistics from the reservation history", (
+        Verb("", "usage per user and in all over a window of days: reservations, nodes, cancellations, extensions, "
+             "reservation time and node-hours", "GET", "/igor/stats", admin=True, render="stats", flags=(
+                 Flag("start", "s", "str", "the window's last day, 2021-Jan-02 or 2021-01-02 (00:00 UTC; default: "
+                      "now)", param="start", to="query"),
+                 Flag("duration", "d", "int", "days the window reaches back from the start (default 7; 0 = all "
+                      "history)", param="duration", to="query"),
+                 Flag("verbose", "v", "bool", "also each user's reservations and every history record",
+                      param="verbose", to="query"),
+             )),
+    )),
 )
 
 

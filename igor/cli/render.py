@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from igor.timefmt import format_datetime
+from igor.timefmt import format_datetime, format_duration
 
 GREEN, YELLOW, RED_BG, RESET = "\x1b[32m", "\x1b[33m", "\x1b[97;41m", "\x1b[0m"
 
@@ -258,6 +259,98 @@ def power(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = Fals
     return message(f"{what}: {_fold(names)} ({len(names)} host{'s' if len(names) != 1 else ''})")
 
 
+def sync(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor sync arista``: Igor v2's ``HOST POWERED RESERVATION VLAN SWITCH VLAN [FORCE RESULTS]`` table, in host
+    order; with ``-q`` only the hosts out of sync, with ``-f`` what the correction did (and why it failed)."""
+    result = data.get("sync") or {}
+    report = result.get("report") or {}
+    force, quiet = str(result.get("force")) == "true", str(result.get("quiet")) == "true"
+    head = f"igor: sync performed on: {result.get('command', '')}"
+    in_sync = head + "\nigor: no hosts were out of sync"
+    if not report:
+        return in_sync if quiet else head + "\nigor: no hosts are in use, nothing to report"
+    rows = []
+    for host, line in report.items():
+        line = line if isinstance(line, dict) else {}
+        res_vlan, switch_vlan = str(line.get("res_vlan", "")), str(line.get("switch_vlan", ""))
+        mismatch = bool(line.get("mismatch", res_vlan != switch_vlan))
+        if quiet and not mismatch:
+            continue
+        row = [host, line.get("powered", ""), res_vlan, switch_vlan]
+        if force:
+            status = str(line.get("status") or "") if mismatch else ""
+            row.append(f"{status} {line['error']}" if status and line.get("error") else status)
+        rows.append(row)
+    if not rows:
+        return in_sync
+    headers = ["HOST", "POWERED", "RESERVATION VLAN", "SWITCH VLAN"] + (["FORCE RESULTS"] if force else [])
+    return head + "\n" + table(headers, rows)
+
+
+def _instant(text: object, tz: str | None) -> str:
+    """An RFC 3339 time of the stats answer in the client's zone (Go's zero time: ``the beginning``)."""
+    if not isinstance(text, str) or not text:
+        return ""
+    if text.startswith("0001-01-01"):
+        return "the beginning"
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    return format_datetime(moment, tz)
+
+
+def _res_time(nanoseconds: object) -> str:
+    return format_duration(int(nanoseconds) // 60_000_000_000) if isinstance(nanoseconds, int) else ""
+
+
+def _fold_list(text: object) -> str:
+    """A comma list of host names as a node expression (``dn1,dn2`` → ``dn[1-2]``)."""
+    names = [n for n in str(text or "").split(",") if n]
+    return _fold(names) if names else ""
+
+
+def _node_hours(value: object) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else ""
+
+
+def stats(data: dict[str, Any], *, tz: str | None, now: int, simple: bool = False) -> str:
+    """``igor stats``: the window, a table per user, the global summary (Igor v2's lines, with node-hours); with
+    ``-v`` each user's reservations and every history record of the window."""
+    st = data.get("stats") or {}
+    by_user = st.get("by_user") or {}
+    out = [f"Window: {_instant(st.get('start'), tz)} to {_instant(st.get('end'), tz)}"]
+    if by_user:
+        rows = [[user, c.get("ResCount"), c.get("NodesUsedCount"), c.get("CancelledEarly"), c.get("NumExtensions"),
+                 _res_time(c.get("TotalResTime")), _node_hours(c.get("NodeHours"))] for user, c in by_user.items()]
+        out.append(table(["USER", "RESERVATIONS", "NODES", "CANCELLED-EARLY", "EXTENSIONS", "RES-TIME",
+                          "NODE-HOURS"], rows, title="By User:"))
+    else:
+        out.append("igor: no reservations in this window")
+    g = st.get("global") or {}
+    out.append("\n".join(["Global:", f"Unique Users: {g.get('UniqueUsers', 0)}",
+                          f"Reservation Count: {g.get('ResCount', 0)}",
+                          f"Nodes Used (not unique): {g.get('NodesUsedCount', 0)}",
+                          f"Reservations Cancelled early: {g.get('CancelledEarly', 0)}",
+                          f"Extensions used: {g.get('NumExtensions', 0)}",
+                          f"Total Reservation Time: {_res_time(g.get('TotalResTime', 0))}",
+                          f"Node-Hours: {_node_hours(g.get('NodeHours', 0))}"]))
+    if not st.get("verbose"):
+        return "\n\n".join(out)
+    for user, c in by_user.items():
+        rows = [[e.get("Name"), e.get("Hash"), _fold_list(e.get("Hosts")), _instant(e.get("Start"), tz),
+                 _instant(e.get("OrigEnd"), tz), _instant(e.get("End"), tz), e.get("ExtendCount"),
+                 _node_hours(e.get("NodeHours")), e.get("Status")] for e in c.get("Entries") or []]
+        out.append(table(["NAME", "RES ID", "NODES", "START", "ORIGINAL END", "ACTUAL END", "EXTENSIONS",
+                          "NODE-HOURS", "LAST STATUS"], rows, title=f"Reservations of {user}:"))
+    rows = [[r.get("Order"), _instant(r.get("Created"), tz), r.get("Status"), r.get("Name"), r.get("Owner"),
+             _fold_list(r.get("Hosts")), _instant(r.get("Start"), tz), _instant(r.get("End"), tz), r.get("ExtendCount")]
+            for r in st.get("records") or []]
+    out.append(table(["#", "WRITTEN", "STATUS", "NAME", "OWNER", "NODES", "START", "END", "EXTENSIONS"], rows,
+                     title="History records:"))
+    return "\n\n".join(out)
+
+
 def _fold(names: list[str]) -> str:
     from igor.nodeset import fold_names
 
@@ -270,5 +363,5 @@ def _fold(names: list[str]) -> str:
 TABLES: dict[str, Renderer] = {
     "reservations": reservations, "windows": windows, "hosts": hosts, "policies": policies, "users": users,
     "groups": groups, "clusters": clusters, "images": images, "kickstarts": kickstarts, "distros": distros,
-    "profiles": profiles, "power": power,
+    "profiles": profiles, "power": power, "sync": sync, "stats": stats,
 }

@@ -11,6 +11,7 @@ from typing import Any
 from pony.orm import Database
 
 from igor.config import Config
+from igor.ldapdir import directory_for
 from igor.power import PowerController
 from igor.scheduler import Scheduler
 from igor.services.auth import AuthService
@@ -21,6 +22,7 @@ from igor.services.distros import DistroService
 from igor.services.groups import GroupService
 from igor.services.hosts import HostService
 from igor.services.images import ImageService, KickstartService
+from igor.services.ldapsync import LdapSync
 from igor.services.lifecycle import LifecycleService
 from igor.services.policies import PolicyService
 from igor.services.power import PowerService
@@ -28,7 +30,9 @@ from igor.services.profiles import ProfileService
 from igor.services.reservation_edits import ReservationEditor
 from igor.services.reservations import ReservationService
 from igor.services.show import ShowService
+from igor.services.stats import StatsService
 from igor.services.users import UserService, ensure_system
+from igor.services.vlansync import VlanSyncService
 from igor.timefmt import utc_now
 
 
@@ -61,7 +65,8 @@ class Services:
         # One controller per process: its state files (sim://) are shared with the other processes.
         self.power = power or PowerController(config, config.igor_home / "run" / "power")
         self.host_power = PowerService(self.ctx, self.power)
-        self.auth = AuthService(self.ctx)
+        self.ldap = directory_for(config)  # None under local authentication
+        self.auth = AuthService(self.ctx, self.ldap)
         self.users = UserService(self.ctx)
         self.groups = GroupService(self.ctx)
         self.cluster = ClusterService(self.ctx, power=self.host_power)
@@ -76,8 +81,11 @@ class Services:
         self.kickstarts = KickstartService(self.ctx, self.images.store)
         self.distros = DistroService(self.ctx, self.images, self.reservations)
         self.profiles = ProfileService(self.ctx, self.reservations)
-        self.lifecycle = LifecycleService(self.ctx, self.scheduler, self.reservations)
+        self.ldap_sync = LdapSync(self.ctx, self.ldap) if self.ldap else None
+        self.lifecycle = LifecycleService(self.ctx, self.scheduler, self.reservations, ldap_sync=self.ldap_sync)
         self.callbacks = CallbackService(self.ctx)
+        self.stats = StatsService(self.ctx)
+        self.vlansync = VlanSyncService(self.ctx, self.host_power)
 
     def bootstrap(self) -> None:
         """Create the system accounts, groups and default policy (idempotent; run at every start)."""

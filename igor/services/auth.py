@@ -3,18 +3,27 @@
 Tokens are 32 random bytes (URL-safe text); only their SHA-256 digest is stored, with an expiry of
 ``auth.tokenDuration`` hours. A token is revoked by logout, by a change or reset of its user's password and, for
 everyone, by ``auth-reset``. Elevation is a timestamp on the user row, so every server worker sees it at once.
+
+Passwords are checked with bcrypt under ``auth.scheme: local``, and under ``ldap``/``ldaps``/``ldapi`` by the
+directory (:mod:`igor.ldapdir`: search the user's DN as bindDN, then bind as it) — except for igor-admin, which is
+always local. As in Igor v2 (``LdapAuth.authenticate`` looks the user up in Igor's database first), a person known
+to LDAP but without an Igor account is refused: accounts come from ``user create`` or the LDAP user sync
+(:mod:`igor.services.ldapsync`), never from a first login. The password check runs outside any database
+transaction, so a slow directory holds no lock.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pony.orm import commit, db_session, select
+from pony.orm import db_session, select
 
 from igor.errors import BadInput, Forbidden, IgorError
+from igor.ldapdir import Directory, directory_for
 from igor.rules import verify_password
 from igor.services.context import (
     ADMINS_GROUP,
@@ -26,6 +35,8 @@ from igor.services.context import (
     naive,
     require_elevated,
 )
+
+log = logging.getLogger("igor.auth")
 
 
 class Unauthorized(IgorError):
@@ -52,31 +63,57 @@ def token_digest(token: str) -> str:
 
 
 class AuthService:
-    """Logins, token resolution, logout, elevation and auth-reset."""
+    """Logins, token resolution, logout, elevation and auth-reset.
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    Args:
+        ctx: the shared service context.
+        directory: the LDAP directory checking passwords under an LDAP ``auth.scheme`` (default: the one the
+            configuration names; tests pass a fake).
+    """
+
+    def __init__(self, ctx: ServiceContext, directory: Directory | None = None) -> None:
         self.ctx = ctx
+        self.directory = directory if directory is not None else directory_for(ctx.config)
 
     # -- login / tokens ---------------------------------------------------------------------------
 
-    @db_session
     def login(self, username: str, password: str) -> LoginResult:
-        """Check credentials (local bcrypt) and issue a new token; cancels any elevation of the user.
+        """Check credentials (igor-admin and ``auth.scheme: local``: bcrypt; otherwise LDAP) and issue a new token;
+        any login attempt cancels the user's elevation.
 
         Raises:
-            Unauthorized: unknown user or wrong password (one message for both, so names cannot be probed).
+            BadInput: a blank user name or password.
+            Unauthorized: no Igor account of that name, or a wrong password (or, under LDAP, no such LDAP user).
+            DirectoryUnavailable: under LDAP, the directory cannot be reached (HTTP 503); nothing is issued.
         """
         name = username.strip().lower()
         password = password.strip()
         if not name or not password:
             raise BadInput("user authentication failed - username or password are blank")
+        pass_hash = self._begin_login(name, username.strip())
+        if self.directory is not None and name != IGOR_ADMIN:
+            if self.directory.authenticate(name, password) is None:
+                raise Unauthorized("ldap login failed - incorrect username or password")
+        elif not pass_hash or not verify_password(password, pass_hash):
+            raise Unauthorized("local login failed - incorrect password")
+        return self._issue(name)
+
+    @db_session
+    def _begin_login(self, name: str, given: str) -> str:
+        """Cancel the user's elevation (kept even if the login then fails, as in Igor v2); their password hash."""
         user = find(self.ctx.db.User, name=name)
         if user is None:
-            raise Unauthorized(f"user '{username.strip()}' not found")
-        user.elevated_until = None  # any login attempt cancels elevation, as in Igor v2
-        if not user.pass_hash or not verify_password(password, user.pass_hash):
-            commit()  # keep the cancelled elevation although the login fails
-            raise Unauthorized("local login failed - incorrect password")
+            if self.directory is not None:
+                log.warning("ldap login of %r refused: no igor account of that name", name)
+            raise Unauthorized(f"user '{given}' not found")
+        user.elevated_until = None
+        return str(user.pass_hash or "")
+
+    @db_session
+    def _issue(self, name: str) -> LoginResult:
+        user = find(self.ctx.db.User, name=name)
+        if user is None:  # deleted while the password was being checked
+            raise Unauthorized(f"user '{name}' not found")
         token = secrets.token_urlsafe(32)
         now = self.ctx.now()
         stale = naive(now)

@@ -32,9 +32,9 @@ INSTALL, CLOSEOUT, MAINTENANCE_END = "install", "closeout", "maintenance-end"
 
 
 def host_snapshot(host: Any) -> dict[str, str]:
-    """The fields of ``host`` the boot writer and power drivers need."""
+    """The fields of ``host`` the boot writer, the power drivers and the switch need."""
     return {"name": host.name, "hostname": host.hostname, "mac": host.mac, "boot": host.boot_mode,
-            "power": host.power_uri or ""}
+            "power": host.power_uri or "", "eth": host.eth or ""}
 
 
 def distro_spec(res_name: str, distro: Any, extra_args: str = "") -> dict[str, Any] | None:

@@ -28,6 +28,7 @@ from igor.services.context import (
     require,
 )
 from igor.services.grants import move_reservation_group
+from igor.services.history import record_history
 from igor.services.outbox import queue_email
 
 SYSTEM_GROUPS = (ALL_GROUP, ADMINS_GROUP)
@@ -303,6 +304,7 @@ class GroupService:
         db = self.ctx.db
         for res in list(group.reservations):  # v2: as 'res edit -g none', grants included
             move_reservation_group(db, res, find(db.Group, name=PRIVATE_PREFIX + res.owner.name))
+            record_history(self.ctx, res, "updated:group-delete")
         for owner in list(group.owners):
             self._revoke_owner(group, owner)
         prefix = f"groups:{name}:"

@@ -8,7 +8,10 @@ has become due as ``events`` rows (reference §4.8, SPEC §6, house style point 
 * a reservation whose end has come is closed out (:meth:`ReservationService.expire`): the row goes, and a
   ``closeout`` job keeps what the outside world still has to undo;
 * a maintenance record whose end has come gets a ``maintenance-end`` job;
-* a reservation nearing its end gets its expiry warning emails (the outbox; :mod:`igor.mail` decides when).
+* a reservation nearing its end gets its expiry warning emails (the outbox; :mod:`igor.mail` decides when);
+* the LDAP user and group sync (:mod:`igor.services.ldapsync`) runs at the first tick and then every
+  ``auth.ldap.sync.syncFrequency`` minutes, when enabled. The time of the last run is kept in memory: a worker
+  that takes over the lease syncs at its first tick.
 
 Jobs then run step by step: each finished step is recorded (``payload["done"]``) in its own transaction before the
 next begins, so a worker killed mid-job resumes where it stopped. A failed step is retried with back-off
@@ -37,6 +40,7 @@ from igor.services.closeout import (
     start_hosts,
 )
 from igor.services.context import ServiceContext
+from igor.services.ldapsync import LdapSync
 from igor.services.reservations import ReservationService
 from igor.timefmt import to_minutes
 
@@ -78,16 +82,20 @@ class InstallTarget:
     boot: dict[str, Any] | None
     cycle: bool
     partial: bool = False  # some hosts of an installed reservation (added ones, or a distro change)
+    vlan: int = 0  # the VLAN their switch ports go on (0: none)
 
 
 class LifecycleService:
     """Planning and book-keeping for the lifecycle worker; every method is one transaction."""
 
-    def __init__(self, ctx: ServiceContext, scheduler: Scheduler, reservations: ReservationService) -> None:
+    def __init__(self, ctx: ServiceContext, scheduler: Scheduler, reservations: ReservationService, *,
+                 ldap_sync: LdapSync | None = None) -> None:
         self.ctx = ctx
         self.scheduler = scheduler
         self.reservations = reservations
+        self.ldap_sync = ldap_sync
         self._pruned = 0  # epoch minute of the last prune
+        self._ldap_synced: int | None = None  # epoch minute of the last LDAP sync (None: not yet)
 
     def now(self) -> int:
         return to_minutes(self.ctx.now())
@@ -103,7 +111,22 @@ class LifecycleService:
         if now - self._pruned >= 60:  # hourly is plenty
             self._prune()
             self._pruned = now
+        self._plan_ldap_sync(now)
         return count
+
+    def _plan_ldap_sync(self, now: int) -> None:
+        """Run the LDAP sync when it is enabled and due (last in the tick: reservations never wait for LDAP)."""
+        sync = self.ldap_sync
+        if sync is None or not sync.enabled:
+            return
+        every = self.ctx.config.auth.ldap.sync.sync_frequency
+        if self._ldap_synced is not None and now - self._ldap_synced < every:
+            return
+        self._ldap_synced = now  # a failed run waits for the next period too: no retry storm against LDAP
+        try:
+            sync.run()
+        except Exception:  # noqa: BLE001 - a bug in the sync must not stop installs and close-outs
+            log.exception("LDAP sync failed; next attempt in %d min", every)
 
     @db_session
     def _prune(self) -> int:
@@ -230,7 +253,8 @@ class LifecycleService:
         hosts = tuple(host_snapshot(h) for h in sorted(res.hosts, key=lambda h: h.sequence_id)
                       if only is None or h.name in only)
         cycle = bool(res.cycle_on_start) and job.payload.get("power", True)
-        return InstallTarget(res.name, hosts, boot_spec(self.ctx, res), cycle, partial=only is not None)
+        return InstallTarget(res.name, hosts, boot_spec(self.ctx, res), cycle, partial=only is not None,
+                             vlan=res.vlan or 0)
 
     @db_session(immediate=True)
     def install_done(self, job: Job) -> None:

@@ -34,6 +34,7 @@ from igor.services.context import (
     require,
 )
 from igor.services.distros import may_use
+from igor.services.history import record_history
 from igor.services.profiles import temp_profile
 from igor.timefmt import format_datetime, format_duration, go_duration, parse_duration, to_minutes
 
@@ -323,7 +324,10 @@ class ReservationService:
             raise NotFound(f"reservation '{wanted}' not found (vlan names a reservation to share its VLAN with)")
         if other.owner != owner:
             raise Forbidden(f"cannot share the VLAN of reservation '{wanted}': it belongs to another user")
-        return other.vlan
+        if not other.vlan:  # made while VLANs were off: there is nothing to share, and 0 is never a VLAN
+            raise BadInput(f"reservation '{wanted}' has no VLAN to share (it was made while VLANs were off); "
+                           "leave vlan out to get a free one")
+        return int(other.vlan)
 
     def _owner(self, principal: Principal, owner: Any) -> Any:
         db = self.ctx.db
@@ -551,14 +555,7 @@ class ReservationService:
                 row.delete()
 
     def _history(self, res: Any, status: str, end: int | None = None) -> None:
-        profile = res.profile
-        self.ctx.db.HistoryRecord(
-            hash=res.hash, status=status, name=res.name, description=res.description or "", owner=res.owner.name,
-            group=res.group.name, profile=profile.name if profile else "",
-            distro=profile.distro.name if profile is not None and profile.distro is not None else "",
-            vlan=res.vlan, start=res.start, end=end if end is not None else res.end, orig_end=res.orig_end,
-            extend_count=res.extend_count, hosts=" ".join(sorted(h.name for h in res.hosts)),
-            created=self.ctx.now().replace(tzinfo=None))
+        record_history(self.ctx, res, status, end=end)
 
     # -- show -------------------------------------------------------------------------------------
 

@@ -86,6 +86,23 @@ def _private_group(ctx: ServiceContext, user, admin):  # noqa: ANN001, ANN202 - 
     return group
 
 
+def new_account(ctx: ServiceContext, name: str, email: str | None, full_name: str, *,  # noqa: ANN201
+                ldap_managed: bool = False):
+    """Create a checked, not yet taken account (inside a db_session): the user, their private group, membership of
+    ``all``, and the "account created" email (with the default password under local authentication). Shared by
+    ``user create`` and the LDAP user sync (``ldap_managed``: created by it, so it may remove the account)."""
+    db = ctx.db
+    local = ctx.config.auth.scheme == "local"
+    user = db.User(name=name, email=email, full_name=full_name, created=naive(ctx.now()), ldap_managed=ldap_managed,
+                   pass_hash=hash_password(ctx.config.auth.default_user_password) if local else "")
+    _private_group(ctx, user, find(db.User, name=IGOR_ADMIN))
+    find(db.Group, name=ALL_GROUP).members.add(user)
+    if email:
+        queue_email(ctx, "user-created", [email], user=name,
+                    password=ctx.config.auth.default_user_password if local else None)
+    return user
+
+
 def private_group(ctx: ServiceContext, user):  # noqa: ANN001, ANN201
     """A user's private group entity."""
     return find(ctx.db.Group, name=PRIVATE_PREFIX + user.name)
@@ -115,14 +132,7 @@ class UserService:
             raise Conflict(f"user '{name}' already exists")
         if find(db.User, email=email) is not None:
             raise Conflict(f"email '{email}' already used by '{find(db.User, email=email).name}'")
-        user = db.User(name=name, email=email, full_name=full_name, created=naive(self.ctx.now()),
-                       pass_hash=hash_password(self.ctx.config.auth.default_user_password)
-                       if self.ctx.config.auth.scheme == "local" else "")
-        _private_group(self.ctx, user, self._user(IGOR_ADMIN))
-        find(db.Group, name=ALL_GROUP).members.add(user)
-        queue_email(self.ctx, "user-created", [email], user=name,
-                    password=self.ctx.config.auth.default_user_password
-                    if self.ctx.config.auth.scheme == "local" else None)
+        user = new_account(self.ctx, name, email, full_name)
         return self._view(user, principal)
 
     # -- show -------------------------------------------------------------------------------------
@@ -168,7 +178,9 @@ class UserService:
         user = self._user(name)
         external = self.ctx.config.auth.scheme != "local" and name != IGOR_ADMIN
         if external and keys & {"password", "reset"}:
-            raise Forbidden("not allowed - igor authentication is being managed externally")
+            raise Forbidden("not allowed - igor authentication is being managed externally: passwords are "
+                            f"checked by LDAP (auth.scheme {self.ctx.config.auth.scheme}), so change or reset them "
+                            f"there; only {IGOR_ADMIN}'s password is kept by igor")
         permission = perms.fact("users", name, "edit", fields)
         # v2: a caller without the permission learns "the user 'x' does not exist" (authz); one with it
         # reaches the handler, which answers "user 'x' not found".

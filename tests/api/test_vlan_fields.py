@@ -1,4 +1,4 @@
-"""The VLAN field of a reservation (allocation only; switch configuration comes with the VLAN issue)."""
+"""The VLAN field of a reservation at create (the switch side, and allocation end to end, are in tests/vlan)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ from igor.api.resources import Op, Resource
 from igor.errors import BadInput
 from igor.services.auth import NoElevationNeeded
 
+LDAP_DOWN = "auth.scheme is LDAP and the LDAP server cannot be reached (igor-admin still logs in locally)"
+
 
 def _basic(req: falcon.Request) -> tuple[str, str]:
     header = req.get_header("Authorization") or ""
@@ -30,8 +32,9 @@ def _basic(req: falcon.Request) -> tuple[str, str]:
 class Login(Resource):
     OPS = {
         "get": Op("Log in with HTTP Basic; returns a token (also set as cookie auth_token)", auth="basic",
-                  data=("token", "user", "expires")),
-        "post": Op("Log in with HTTP Basic (same as GET)", auth="basic", data=("token", "user", "expires")),
+                  data=("token", "user", "expires"), also={503: LDAP_DOWN}),
+        "post": Op("Log in with HTTP Basic (same as GET)", auth="basic", data=("token", "user", "expires"),
+                   also={503: LDAP_DOWN}),
         "delete": Op("Log out: revoke the token this request carries"),
     }
 

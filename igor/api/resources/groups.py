@@ -8,11 +8,14 @@ from igor.api.envelope import NO_RESULTS, respond
 from igor.api.params import Field
 from igor.api.resources import Op, Resource
 from igor.errors import BadInput
+from igor.services.ldapsync import GROUP_SYNC_OFF
 
 
 class GroupCollection(Resource):
     OPS = {
-        "post": Op("Create a group; the caller becomes an owner", ok=201, data=("group",),
+        "post": Op("Create a group; the caller becomes an owner. With isLDAP, an LDAP-synced group: owners and "
+                   "members come from the LDAP group of that name", ok=201, data=("group",),
+                   also={503: "isLDAP: the LDAP server cannot be reached"},
                    body=(Field("name", required=True, max_len=64), Field("owners", list, max_len=1000),
                          Field("members", list, max_len=10000), Field("description", max_len=256),
                          Field("isLDAP", bool))),
@@ -24,10 +27,14 @@ class GroupCollection(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         data = self.body(req, "post")
         if data.get("isLDAP"):
-            raise BadInput("LDAP-synced groups need LDAP group sync (auth.ldap.sync.enableGroupSync), "
-                           "which is not enabled on this server")
-        view = self.services.groups.create(self.principal(req), data["name"], data.get("owners"),
-                                           data.get("members"), data.get("description", ""))
+            sync = self.services.ldap_sync
+            if sync is None:
+                raise BadInput(GROUP_SYNC_OFF)
+            view = sync.create_group(self.principal(req), data["name"], data.get("description", ""),
+                                     data.get("owners"), data.get("members"))
+        else:
+            view = self.services.groups.create(self.principal(req), data["name"], data.get("owners"),
+                                               data.get("members"), data.get("description", ""))
         respond(resp, 201, f"igor group '{view.name}' created ", {"group": [view.to_json()]})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:

@@ -538,8 +538,12 @@ def _check_auth(r: _Reader) -> None:
     for what in ("User", "Group"):
         if r[f"auth.ldap.sync.enable{what}Sync"] and not ldap:
             r.bad(f"auth.ldap.sync.enable{what}Sync", f"needs auth.scheme ldap, ldaps or ldapi, not {scheme!r}")
-    if r["auth.ldap.sync.enableGroupSync"] and not r["auth.ldap.sync.groupFilters"]:
-        r.missing("auth.ldap.sync.groupFilters", "required when auth.ldap.sync.enableGroupSync is true")
+    if not r["auth.ldap.sync.groupFilters"]:
+        if r["auth.ldap.sync.enableUserSync"]:  # the admin guide: the users to sync are the members of these
+            r.missing("auth.ldap.sync.groupFilters", "required when auth.ldap.sync.enableUserSync is true (the "
+                      "user sync creates accounts for the members of these LDAP groups)")
+        elif r["auth.ldap.sync.enableGroupSync"]:  # v2's check
+            r.missing("auth.ldap.sync.groupFilters", "required when auth.ldap.sync.enableGroupSync is true")
 
 
 def _check_database(r: _Reader, home: Path) -> None:

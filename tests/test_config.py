@@ -217,6 +217,8 @@ ERROR_CASES = [
      "auth.ldap.sync.enableUserSync = True: needs auth.scheme ldap, ldaps or ldapi, not 'local'"),
     ({"auth": {"scheme": "ldap", "ldap": {"host": "h", "sync": {"enableGroupSync": True}}}},
      "auth.ldap.sync.groupFilters is missing: required when auth.ldap.sync.enableGroupSync is true"),
+    ({"auth": {"scheme": "ldap", "ldap": {"host": "h", "sync": {"enableUserSync": True}}}},
+     "auth.ldap.sync.groupFilters is missing: required when auth.ldap.sync.enableUserSync is true (the user sync"),
     ({"auth": {"defaultUserPassword": ""}}, "auth.defaultUserPassword = '': must not be empty"),
     ({"database": {"url": "oracle://x/y"}}, "database.url = 'oracle://x/y': the scheme must be sqlite, postgresql"),
     ({"database": {"url": "sqlite://igor.db"}}, "database.url = 'sqlite://igor.db': use sqlite:///ABSOLUTE/PATH"),
@@ -322,7 +324,8 @@ def test_ldap_ports_by_scheme(env: dict[str, str]) -> None:
 
 
 def test_ldap_group_sync_ok_and_frequency_default(env: dict[str, str]) -> None:
-    c = cfg({"auth": {"scheme": "ldap", "ldap": {"host": "h", "sync": {"enableUserSync": True}}}}, env)
+    users = {"enableUserSync": True, "groupFilters": ["(cn=igor-users)"]}
+    c = cfg({"auth": {"scheme": "ldap", "ldap": {"host": "h", "sync": users}}}, env)
     assert c.auth.ldap.sync.sync_frequency == 60  # v2 left it 0 (busy loop) unless group sync was on
     sync = {"enableGroupSync": True, "groupFilters": ["(cn=x)"]}
     c = cfg({"auth": {"scheme": "ldap", "ldap": {"host": "h", "sync": sync}}}, env)

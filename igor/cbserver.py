@@ -37,6 +37,7 @@ import mimetypes
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -395,8 +396,10 @@ def run_callbacks(config: Config) -> None:
     import signal
 
     from igor.db import init_db
+    from igor.logconfig import configure_logging
     from igor.services import Services
 
+    configure_logging(config, foreground=sys.stderr.isatty())  # a spawned process inherits no handlers
     services = Services(init_db(config.database.url), config)
     server = serve_callbacks(config, lambda: services, start=False)
 

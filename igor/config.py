@@ -26,6 +26,9 @@ Differences from Igor v2, on purpose:
 * ``server.imageStagePath`` and ``server.scriptDir`` name the directory itself (v2 appended
   ``/igor_staged_images`` and ``/scripts`` to them); the defaults are those directories under ``$IGOR_HOME``.
 * ``database.url`` replaces ``database.adapter``/``dbFolderPath``, which are still accepted for SQLite.
+* ``log.maxSize`` (KiB, default 10240 = the infrastructure-manager seed's 10485760 bytes) and ``log.backups``
+  (default 3) are new: v2 had no rotation. ``log.syslog`` left out means no syslog, as in v2; ``network: ''`` is
+  the local ``/dev/log``, and ``log.syslog.addr`` is checked (``host:port``, or a socket path for unix/unixgram).
 * YAML 1.1 sexagesimal numbers are not recognised, so an unquoted MAC such as ``52:54:00:00:00:01`` stays a string.
 """
 
@@ -158,12 +161,19 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class LogConfig:
-    """``log.*`` (``log.syslog.network``/``addr`` become ``syslog_network``/``syslog_addr``)."""
+    """``log.*`` (``log.syslog.network``/``addr`` become ``syslog_network``/``syslog_addr``).
+
+    ``file`` is a name inside ``dir`` ('' logs to no file); ``max_size`` is in KiB (0: no built-in rotation, for
+    an external logrotate) and ``backups`` the rotated files kept; ``syslog_network`` None means no syslog, ''
+    the local syslog socket (``/dev/log``). :mod:`igor.logconfig` applies them.
+    """
 
     level: str
     dir: Path
     file: str
-    syslog_network: str
+    max_size: int
+    backups: int
+    syslog_network: str | None
     syslog_addr: str
 
 
@@ -282,7 +292,9 @@ _KEYS: tuple[_Key, ...] = (
     _K("log.level", "log.level", "str", "info"),
     _K("log.dir", "log.dir", "path", Path("/var/log/igor")),
     _K("log.file", "log.file", "str", "igor.log"),
-    _K("log.syslog.network", "log.syslog_network", "str", ""),
+    _K("log.maxSize", "log.max_size", "int", 10240),
+    _K("log.backups", "log.backups", "int", 3),
+    _K("log.syslog.network", "log.syslog_network", "str", None),
     _K("log.syslog.addr", "log.syslog_addr", "str", ""),
     _K("vlan.network", "vlan.network", "str", ""),
     _K("vlan.networkUser", "vlan.network_user", "str", "igor"),
@@ -564,14 +576,34 @@ def _check_database(r: _Reader, home: Path) -> None:
         r.bad("database.adapter", "contradicts database.url; remove database.adapter")
 
 
+def _check_log(r: _Reader) -> None:
+    if "/" in r["log.file"] or r["log.file"] in (".", ".."):
+        r.bad("log.file", "must be a file name inside log.dir ('' for no log file)")
+    if r.at_least("log.maxSize", 0, "must be 0 (no built-in rotation) or a size in KiB") and r["log.maxSize"]:
+        r.at_least("log.backups", 1, "must be at least 1 when log.maxSize is set (the rotated files kept)")
+    network, addr = r["log.syslog.network"], r["log.syslog.addr"]
+    if network is None:  # no syslog section: syslog off, as in v2
+        if addr:
+            r.missing("log.syslog.network", "required with log.syslog.addr: udp, tcp, unix or unixgram")
+    elif network not in _SYSLOG_NETWORKS:
+        r.bad("log.syslog.network", "must be '' (local syslog), udp, tcp, unix or unixgram")
+    elif network in ("udp", "tcp") and not addr:
+        r.missing("log.syslog.addr", f"required when log.syslog.network is {network!r} (host:port)")
+    elif network in ("udp", "tcp"):
+        host, _, port = addr.rpartition(":")
+        if not host.strip("[]") or not port.isdigit() or not 1 <= int(port) <= 65535:
+            r.bad("log.syslog.addr", f"must be host:port when log.syslog.network is {network!r}")
+    elif network and not addr.startswith("/"):
+        r.bad("log.syslog.addr", f"must be the absolute path of a socket when log.syslog.network is {network!r}")
+    elif not network and addr:
+        r.bad("log.syslog.addr", "must be empty when log.syslog.network is '' (the local /dev/log)")
+
+
 def _check_log_vlan_email(r: _Reader) -> None:
     r["log.level"] = r["log.level"].lower()
     if r["log.level"] not in _LOG_LEVELS:
         r.bad("log.level", f"must be one of {', '.join(_LOG_LEVELS)}")
-    if r["log.syslog.network"] not in _SYSLOG_NETWORKS:
-        r.bad("log.syslog.network", "must be '' (local syslog), udp, tcp, unix or unixgram")
-    elif r["log.syslog.network"] in ("udp", "tcp") and not r["log.syslog.addr"]:
-        r.missing("log.syslog.addr", f"required when log.syslog.network is {r['log.syslog.network']!r}")
+    _check_log(r)
 
     network = r["vlan.network"]
     if network not in ("", "arista"):

@@ -5,6 +5,8 @@ Commands:
     igor-server worker [--config PATH]                           run only the lifecycle worker, in the foreground
     igor-server import-igor2 PATH [--config PATH]                migrate an Igor v2 igor.db into an empty database
     igor-server check-config [--config PATH]                     validate the configuration and exit
+    igor-server backup PATH [--config PATH]                      snapshot the database and image store (igor.backup)
+    igor-server restore PATH [--config PATH] [--force]           put a backup back
 
 ``--demo`` is the embedded default a newcomer starts with: it creates ``$IGOR_HOME`` (default
 ``~/.igor-server``) with a config bound to loopback, a SQLite database, a simulated 64-host cluster (``sim://``
@@ -44,6 +46,8 @@ server:
   port: {port}
 database:
   url: sqlite:///{home}/.database/igor.db
+log:
+  dir: {home}/log
 """
 
 
@@ -114,6 +118,8 @@ class _Gunicorn:
     def __init__(self, config: Config, workers: int | None = None, *, lifecycle: bool = True) -> None:
         from gunicorn.app.base import BaseApplication
 
+        from igor.logconfig import gunicorn_logger_class
+
         outer = self
 
         class App(BaseApplication):
@@ -128,6 +134,7 @@ class _Gunicorn:
                     "accesslog": "-" if config.log.level == "debug" else None,
                     "errorlog": "-",
                     "loglevel": config.log.level,
+                    "logger_class": gunicorn_logger_class,  # gunicorn's logs go to igor's handlers
                     "proc_name": "igor-server",
                     "worker_exit": _worker_exit,
                 }
@@ -217,6 +224,13 @@ def _parser() -> argparse.ArgumentParser:
                          "database")
     imp.add_argument("path", metavar="PATH", help="the Igor v2 SQLite database file")
     sub.add_parser("check-config", help="validate the configuration files and exit")
+    for name, text in (("backup", "write a backup (database and image store) to PATH, a new .tar.gz or a folder"),
+                       ("restore", "replace the database and image store with the backup at PATH")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("path", metavar="PATH", help="the backup archive (.tar.gz)")
+        cmd.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="igor-server.yaml")
+        if name == "restore":
+            cmd.add_argument("--force", action="store_true", help="replace a target that holds data")
     sub.add_parser("worker", help="run only the lifecycle worker (installs, close-outs, email), in the foreground")
     return p
 
@@ -239,12 +253,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         config_path = str(write_demo_home(home, args.port or 8443))
         os.environ.setdefault("IGOR_HOME", str(home))
     config = load_config(config_path)
+    _setup_logging(config, command, bool(getattr(args, "demo", False)))
     if command == "check-config":
         _check_clusters(config)
         print(f"igor-server: configuration {config.source} is valid")
         return 0
     if command == "import-igor2":
         return _import(config, args.path)
+    if command in ("backup", "restore"):
+        from igor.backup import run as run_backup
+
+        return run_backup(config, command, args.path, force=getattr(args, "force", False))
     if command == "worker":
         prepare(config)
         return run_worker(config)
@@ -262,6 +281,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         callbacks.terminate()
         callbacks.join(10)
     return 0
+
+
+def _setup_logging(config: Config, command: str, demo: bool) -> None:
+    """``log.*`` for the serving commands (stderr too in a terminal or with ``--demo``); check-config checks it
+    without creating anything; the one-shot commands keep logging to stderr."""
+    from igor import logconfig
+
+    if command == "check-config":
+        for note in logconfig.check_logging(config):
+            print(f"igor-server: warning: {note}", file=sys.stderr)
+    elif command in ("run", "worker"):
+        logconfig.configure_logging(config, foreground=demo or sys.stderr.isatty())
+        logconfig.log_startup(config)
 
 
 def start_callbacks(config: Config, timeout: float = 20) -> Any:

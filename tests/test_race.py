@@ -45,7 +45,8 @@ def server(request, tmp_path: Path):
     url, pg_base = _backend(request.param, tmp_path)
     port = free_port()
     conf = tmp_path / "igor-server.yaml"
-    conf.write_text(f"server:\n  host: 127.0.0.1\n  port: {port}\n  workers: {WORKERS}\ndatabase:\n  url: {url}\n")
+    conf.write_text(f"server:\n  host: 127.0.0.1\n  port: {port}\n  workers: {WORKERS}\ndatabase:\n  url: {url}\n"
+                    f"log:\n  dir: {tmp_path / 'log'}\n")
     env = {**os.environ, "IGOR_HOME": str(tmp_path), "IGOR_BCRYPT_ROUNDS": "4"}
     _seed(conf, env)
     proc = subprocess.Popen([sys.executable, "-m", "igor.server", "--config", str(conf)], env=env,

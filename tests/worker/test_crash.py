@@ -51,7 +51,8 @@ class Site:
         (conf / "igor-clusters.yaml").write_text(dump_clusters(demo_clusters(count=HOSTS)))
         data: dict[str, Any] = {"instanceName": "crashtest",
                                 "server": {"host": "127.0.0.1", "port": free_port(), "tftpRoot": str(self.tftp)},
-                                "database": {"url": f"sqlite:///{tmp}/db/igor.db"}}
+                                "database": {"url": f"sqlite:///{tmp}/db/igor.db"},
+                                "log": {"dir": str(tmp / "log")}}
         if smtp_port is not None:
             data["email"] = {"smtpServer": "127.0.0.1", "smtpPort": smtp_port, "defaultSuffix": "crash.test"}
         self.config_path = conf / "igor-server.yaml"
@@ -123,8 +124,9 @@ class Site:
             log.close()
 
     def worker_log(self) -> str:
-        path = self.tmp / "worker.log"
-        return path.read_text() if path.exists() else ""
+        """What the workers printed, then what they logged (``log.dir``)."""
+        return "".join(p.read_text(errors="replace") for p in (self.tmp / "worker.log", self.tmp / "log" / "igor.log")
+                       if p.exists())
 
     # -- what happened ----------------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ def _start(tmp: Path, name: str, url: str, env: dict[str, str]) -> tuple[subproc
     port = free_port()
     conf = tmp / f"{name}.yaml"
     conf.write_text(f"server:\n  host: 127.0.0.1\n  port: {port}\n  workers: 1\n  tftpRoot: {tmp / 'tftp'}\n"
-                    f"database:\n  url: {url}\n")
+                    f"database:\n  url: {url}\nlog:\n  dir: {tmp / 'log'}\n")
     proc = subprocess.Popen([sys.executable, "-m", "igor.server", "--config", str(conf)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     wait_up(f"http://127.0.0.1:{port}", proc)

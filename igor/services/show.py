@@ -34,7 +34,7 @@ class ShowService:
         # every caller. Anything that changes a reservation or a host bumps the epoch (installs and install
         # errors too: the lifecycle worker must bump it when it records them), and remainHours moves by minute.
         self._cache: tuple[tuple[int, int], list[dict[str, Any]], list[tuple[dict[str, Any], tuple[str, ...]]],
-                           list[PowerTarget]] | None = None
+                           list[PowerTarget], list[int]] | None = None
 
     @db_session
     def show(self, principal: Principal) -> dict[str, Any]:
@@ -49,15 +49,19 @@ class ShowService:
                 views = self.reservations.views(now)
                 hosts = self.cluster.hosts(principal, reservations=views, live_power=False) \
                     if cluster is not None else []
-                self._cache = (key, [v.to_json() for v in views], [(h.to_json(), h.access_groups) for h in hosts],
-                               [PowerTarget(h.name, h.hostname, h.power_uri) for h in hosts])
-            _key, reservations, host_rows, targets = self._cache
+                res_json = [v.to_json() for v in views]
+                self._cache = (key, res_json, [(h.to_json(), h.access_groups) for h in hosts],
+                               [PowerTarget(h.name, h.hostname, h.power_uri) for h in hosts],
+                               [i for i, r in enumerate(res_json) if r["start"] <= now * 60 < r["end"]])
+            _key, reservations, host_rows, targets, active = self._cache
         power = self.cluster.power.states(targets, wait=False) if self.cluster.power is not None else {}
         mine = set(principal.groups)
         hosts_json = [{**h, "restricted": bool(groups) and "all" not in groups and not (mine & set(groups)),
                        "powered": power.get(h["name"], h["powered"])} for h, groups in host_rows]
-        if power:
-            reservations = [_with_power(r, power, now) for r in reservations]
+        if power and active:  # only running reservations split their hosts by power state
+            reservations = list(reservations)
+            for i in active:
+                reservations[i] = _with_power(reservations[i], power)
         user = db.User.get(name=principal.name)
         if principal.elevated:
             profiles = list(db.Profile.select())
@@ -96,10 +100,8 @@ def _rfc3339(minutes: int) -> str:
     return from_minutes(minutes).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-def _with_power(res: dict[str, Any], power: dict[str, str], now: int) -> dict[str, Any]:
-    """An active reservation's JSON with its hosts split by power state (others are returned as they are)."""
-    if not res["start"] <= now * 60 < res["end"]:
-        return res
+def _with_power(res: dict[str, Any], power: dict[str, str]) -> dict[str, Any]:
+    """A running reservation's JSON with its hosts split by power state."""
     split: dict[str, list[str]] = {"true": [], "false": [], "unknown": []}
     for name in res["hosts"]:
         split[power.get(name, "unknown")].append(name)

@@ -18,6 +18,7 @@ import posixpath
 import stat
 import time
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,7 @@ class Budget:
 # -- forward-only readers --------------------------------------------------------------------------------------
 
 
-class Reader:
+class Reader(ABC):
     """Bytes read forward only (peek, read, skip), each chunk charged to the budget. ``pos`` counts what was
     consumed, from ``start``."""
 
@@ -83,8 +84,9 @@ class Reader:
         self._buf = bytearray()
         self._off = 0
 
-    def _more(self) -> bytes:  # pragma: no cover - every reader overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def _more(self) -> bytes:
+        """The next chunk of bytes, or b"" at the end (each kind of reader says where from)."""
 
     def _fill(self, n: int) -> None:
         while len(self._buf) - self._off < n:

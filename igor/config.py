@@ -485,6 +485,22 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _tls_pair_problem(cert: Path, key: Path) -> str:
+    """Why ``cert`` and ``key`` cannot serve TLS (unreadable, not PEM, not a pair), or '' when they can."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
+    except PermissionError:
+        return f"cannot read it or server.keyFile {str(key)!r} as this user"
+    except (ssl.SSLError, OSError) as err:
+        reason = getattr(err, "reason", None) or str(err)
+        if reason == "KEY_VALUES_MISMATCH":
+            return f"does not match server.keyFile {str(key)!r} (not the certificate of that key)"
+        return f"with server.keyFile {str(key)!r}: not a usable PEM certificate and private key ({reason})"
+    return ""
+
+
 def _check_server(r: _Reader, home: Path) -> None:
     if r["server.cbHost"] is None:
         r["server.cbHost"] = r["server.host"]
@@ -505,13 +521,23 @@ def _check_server(r: _Reader, home: Path) -> None:
                   "address")  # fmt: skip
         if r["server.cbUseTLS"] and "server.cbUseTLS" in r.given:
             r.bad("server.cbUseTLS", "needs server.certFile and server.keyFile")
+        elif "server.cbUseTLS" not in r.given and not _is_loopback(r["server.cbHost"]):
+            r.bad("server.cbHost", "the callback server uses TLS off loopback: set server.certFile and "
+                  "server.keyFile, or server.cbUseTLS: false to serve the nodes over plain HTTP")  # fmt: skip
         r["server.cbUseTLS"] = False
     else:
+        present = True
         for name, other, value in (("certFile", "keyFile", cert), ("keyFile", "certFile", key)):
             if not value:
                 r.missing(f"server.{name}", f"required together with server.{other}")
+                present = False
             elif not Path(value).expanduser().is_file():
                 r.bad(f"server.{name}", "no such file")
+                present = False
+        if present:
+            problem = _tls_pair_problem(Path(cert).expanduser(), Path(key).expanduser())
+            if problem:
+                r.bad("server.certFile", problem)
     r["server.allowedOrigins"] = tuple(o if "://" in o else f"https://{o}" for o in r["server.allowedOrigins"])
     for path_key, default in (("tftpRoot", home), ("imageStagePath", home / "igor_staged_images"),
                               ("scriptDir", home / "scripts")):  # fmt: skip

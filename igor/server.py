@@ -255,7 +255,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(config_path)
     _setup_logging(config, command, bool(getattr(args, "demo", False)))
     if command == "check-config":
+        from igor.db import probe
+
         _check_clusters(config)
+        print(f"igor-server: database {probe(config.database.url)}")
         print(f"igor-server: configuration {config.source} is valid")
         return 0
     if command == "import-igor2":

@@ -14,6 +14,16 @@ import pytest
 os.environ.setdefault("IGOR_BCRYPT_ROUNDS", "4")  # fast hashes in tests; production uses v2's cost 13
 
 
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory):
+    """A CA, a server certificate for 127.0.0.1/localhost signed by it and an unrelated CA (once per session)."""
+    from tests.certs import have_openssl, make_certs
+
+    if not have_openssl():
+        pytest.skip("openssl is not installed: cannot make the test certificates")
+    return make_certs(tmp_path_factory.mktemp("tls"))
+
+
 def _pg_database(base_url: str, name: str | None = None) -> tuple[str, str]:
     """Create a fresh PostgreSQL database; returns (url, name)."""
     import psycopg2

@@ -296,16 +296,36 @@ def test_top_level_must_be_mapping(env: dict[str, str]) -> None:
     assert "the top level must be a mapping of settings, not list" in problems(["a"], env)
 
 
-def test_tls_rules(env: dict[str, str], tmp_path: Path) -> None:
+def test_tls_rules(env: dict[str, str], tls_certs) -> None:
     for host in ("127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST"):
         assert not cfg({"server": {"host": host}}, env).server.tls_enabled
-    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
-    cert.write_text("c")
-    key.write_text("k")
-    c = cfg({"server": {"host": "0.0.0.0", "certFile": str(cert), "keyFile": str(key)}}, env)
+    cert, key = str(tls_certs.cert), str(tls_certs.key)
+    c = cfg({"server": {"host": "0.0.0.0", "certFile": cert, "keyFile": key}}, env)
     assert c.server.tls_enabled and c.server.cb_use_tls
-    assert not cfg({"server": {"host": "::", "certFile": str(cert), "keyFile": str(key), "cbUseTLS": False}},
+    assert not cfg({"server": {"host": "::", "certFile": cert, "keyFile": key, "cbUseTLS": False}},
                    env).server.cb_use_tls  # fmt: skip
+
+
+def test_tls_files_must_be_a_usable_pair(env: dict[str, str], tls_certs, tmp_path: Path) -> None:
+    """A certificate and key that cannot serve TLS stop the server at start-up, not at the first connection."""
+    cert, key = str(tls_certs.cert), str(tls_certs.key)
+    mismatch = problems({"server": {"certFile": cert, "keyFile": str(tls_certs.other_key)}}, env)
+    assert f"server.certFile = '{cert}': does not match server.keyFile '{tls_certs.other_key}'" in mismatch
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    assert f"server.certFile = '{junk}': with server.keyFile '{key}': not a usable PEM" in problems(
+        {"server": {"certFile": str(junk), "keyFile": key}}, env)
+    swapped = problems({"server": {"certFile": key, "keyFile": cert}}, env)
+    assert f"server.certFile = '{key}': with server.keyFile '{cert}': not a usable PEM" in swapped
+
+
+def test_callbacks_off_loopback_need_tls_or_an_explicit_plain_http(env: dict[str, str]) -> None:
+    """The callback listener follows the API's rule: off loopback it serves TLS, unless cbUseTLS: false says
+    the nodes fetch their files over plain HTTP (an installer without the CA, as in Igor v2)."""
+    assert ("server.cbHost = '0.0.0.0': the callback server uses TLS off loopback"
+            in problems({"server": {"cbHost": "0.0.0.0"}}, env))
+    plain = cfg({"server": {"cbHost": "0.0.0.0", "cbUseTLS": False}}, env).server
+    assert plain.cb_host == "0.0.0.0" and not plain.cb_use_tls
 
 
 def test_server_derived_values(env: dict[str, str]) -> None:

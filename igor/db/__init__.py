@@ -33,6 +33,13 @@ class SchemaError(IgorError):
     status = 500
 
 
+class DatabaseUnavailable(IgorError):
+    """``database.url`` names a database this process cannot reach or open (server down, wrong credentials, no
+    such database, an unwritable SQLite folder)."""
+
+    status = 503
+
+
 def bind_args(url: str) -> dict[str, Any]:
     """Pony ``bind`` arguments for ``database.url`` (see :func:`igor.config.db_bind_args`)."""
     try:
@@ -52,13 +59,11 @@ def init_db(url: str, *, create: bool = True) -> Database:
         SchemaError: the database holds another schema version or is not an Igor database.
     """
     kw = bind_args(url)
-    if kw["provider"] == "sqlite" and kw["filename"] != ":memory:":
-        Path(kw["filename"]).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     db = Database()
     if kw["provider"] == "sqlite":
         _sqlite_pragmas(db)
     define_entities(db)
-    db.bind(**kw)
+    _bind(db, url, kw)
     found = _stored_version(db)
     if found is None:
         if _has_foreign_tables(db):
@@ -78,6 +83,52 @@ def init_db(url: str, *, create: bool = True) -> Database:
     if kw["provider"] == "sqlite" and kw["filename"] != ":memory:":
         os.chmod(kw["filename"], 0o640)
     return db
+
+
+def _bind(db: Database, url: str, kw: dict[str, Any]) -> None:
+    """``db.bind(**kw)`` (which connects), with a failure to connect said in one line naming ``database.url``."""
+    from pony.orm.dbapiprovider import DBException
+
+    try:
+        if kw["provider"] == "sqlite" and kw["filename"] != ":memory:":
+            Path(kw["filename"]).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db.bind(**kw)
+    except (DBException, OSError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DatabaseUnavailable(f"database.url {mask_url(url)!r}: cannot open the database: {reason}") from None
+
+
+def probe(url: str) -> str:
+    """Connect to ``database.url`` without creating anything and say what is there (for ``check-config``).
+
+    Raises:
+        DatabaseUnavailable: it cannot be reached or opened.
+        SchemaError: it holds another schema version, or is not an Igor database.
+    """
+    kw = bind_args(url)
+    if kw["provider"] == "sqlite" and kw["filename"] != ":memory:" and not Path(kw["filename"]).exists():
+        folder = Path(kw["filename"]).parent
+        while not folder.exists():
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise DatabaseUnavailable(f"database.url {mask_url(url)!r}: cannot create {kw['filename']}: "
+                                      f"{folder} is not writable by this user")
+        return f"{_where(kw)}: no database yet (created at start)"
+    db = Database()
+    _bind(db, url, kw)
+    try:
+        found = _stored_version(db)
+        if found is None:
+            if _has_foreign_tables(db):
+                raise SchemaError(f"the database at {_where(kw)} has tables but no Igor schema version: it is not "
+                                  "an Igor database")
+            return f"{_where(kw)}: empty (Igor creates its tables at start)"
+        if found != SCHEMA_VERSION:
+            raise SchemaError(f"the database at {_where(kw)} has Igor schema version {found}; this igor-server "
+                              f"uses version {SCHEMA_VERSION}")
+        return f"{_where(kw)}: Igor schema version {found}"
+    finally:
+        db.disconnect()
 
 
 def _where(kw: Mapping[str, Any]) -> str:

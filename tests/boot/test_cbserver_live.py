@@ -4,10 +4,8 @@ pool with a per-connection timeout, and a stop that closes the port and joins ev
 from __future__ import annotations
 
 import multiprocessing
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import urllib.error
@@ -19,6 +17,7 @@ import pytest
 from pony.orm import db_session
 
 from igor.cbserver import CallbackServer, create_cb_app, run_callbacks, serve_callbacks
+from tests.certs import Certs
 
 from .conftest import World
 
@@ -84,19 +83,8 @@ def test_ipv6_and_dual_stack(world: World) -> None:
     assert _cb_threads() == []
 
 
-@pytest.fixture
-def cert(tmp_path: Path) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    crt, key = tmp_path / "cb.crt", tmp_path / "cb.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(crt), "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
-    return crt, key
-
-
-def test_serve_callbacks_with_tls_from_the_config(world: World, make_config, cert: tuple[Path, Path]) -> None:
-    crt, key = cert
+def test_serve_callbacks_with_tls_from_the_config(world: World, make_config, tls_certs: Certs) -> None:
+    crt, key = tls_certs.cert, tls_certs.key
     port = _free_port()
     config = make_config({"server": {"certFile": str(crt), "keyFile": str(key), "cbUseTLS": True,
                                       "cbHost": "127.0.0.1", "cbPort": port}})
@@ -105,7 +93,7 @@ def test_serve_callbacks_with_tls_from_the_config(world: World, make_config, cer
     server = serve_callbacks(config, lambda: world.services)
     try:
         assert server.url == f"https://127.0.0.1:{port}"
-        context = ssl.create_default_context(cafile=str(crt))
+        context = ssl.create_default_context(cafile=str(tls_certs.ca))
         assert fetch(f"{server.url}/igor/cb/svc/info", context) == (200, "tls alice dn1\n")
         # a plain-HTTP client gets nothing useful, and the server carries on
         with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):

@@ -21,12 +21,13 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from tests.certs import Certs
 
 SUFFIX = "dc=example,dc=org"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
@@ -89,34 +90,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass(frozen=True)
-class Certs:
-    ca: Path  # the CA certificate (PEM) that signed the server's
-    cert: Path
-    key: Path
-    other_ca: Path  # a CA that signed nothing here
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="session")
-def ldap_certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
-    """A CA, and a server certificate for 127.0.0.1/localhost signed by it (made once per session)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed: cannot make the LDAPS certificates")
-    d = tmp_path_factory.mktemp("ldap-ca")
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    for name in ("ca", "other"):
-        _openssl("req", "-x509", *ec, "-days", "2", "-subj", f"/CN=Igor test {name} CA", "-keyout", f"{name}.key",
-                 "-out", f"{name}.crt", cwd=d)
-    _openssl("req", *ec, "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr", cwd=d)
-    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "san.ext", "-out", "server.crt", cwd=d)
-    (d / "server.key").chmod(0o600)
-    return Certs(ca=d / "ca.crt", cert=d / "server.crt", key=d / "server.key", other_ca=d / "other.crt")
+def ldap_certs(tls_certs: Certs) -> Certs:
+    """The session's test CA and server certificate (``tests/certs.py``), which slapd serves."""
+    return tls_certs
 
 
 class Slapd:

@@ -2,6 +2,8 @@
 
 * the race test: 200 concurrent creates (by name and by count) fight over overlapping hosts and times; every one
   is answered 201 or 409, and an invariant check over the database finds no host reserved twice at once;
+* the same race split across two ``igor-server`` instances (2 workers each) on one PostgreSQL database, as two
+  server hosts behind a load balancer would run: requests alternate between them;
 * the coherence test: a reservation created through one server process blocks, at once, a request served by
   another process on the same database (and its delete frees the hosts there at once).
 """
@@ -132,9 +134,10 @@ def _overlaps(url: str) -> list[tuple]:
     return rows
 
 
-def test_200_concurrent_creates_never_double_book(server):
-    port, url, _conf, _env = server
-    tokens = {u: Client(port).login(u) for u in USERS}
+def _race(ports: list[int], url: str) -> list[tuple[int, str, str]]:
+    """200 concurrent creates (alternating over ``ports``) by 8 users over overlapping hosts and times; checks
+    that each is answered 201 or 409, both outcomes happen, and no host is reserved twice at once."""
+    tokens = {u: Client(ports[0]).login(u) for u in USERS}
     rng = random.Random(1234)
     now = int(time.time())
     jobs = []
@@ -146,13 +149,13 @@ def test_200_concurrent_creates_never_double_book(server):
             body["nodeList"] = f"dn[{lo}-{lo + rng.randrange(0, 3)}]"
         else:
             body["nodeCount"] = rng.randrange(1, 7)
-        jobs.append((USERS[i % len(USERS)], body))
+        jobs.append((USERS[i % len(USERS)], ports[(i // 2) % len(ports)], body))
 
     def run(job):
-        user, body = job
+        user, port, body = job
         client = Client(port, tokens[user])
         status, answer, worker = client.call("POST", "/igor/reservations", body)
-        return status, answer.get("message", ""), worker
+        return status, answer.get("message", ""), f"{port}/{worker}"
 
     with ThreadPoolExecutor(max_workers=32) as pool:
         results = list(pool.map(run, jobs))
@@ -160,8 +163,47 @@ def test_200_concurrent_creates_never_double_book(server):
     assert set(statuses) <= {201, 409}, [(s, m) for s, m, _w in results if s not in (201, 409)][:5]
     print(f"201: {statuses.count(201)}, 409: {statuses.count(409)}")
     assert statuses.count(201) >= 10 and statuses.count(409) >= 10  # a real fight, both outcomes
-    assert len({w for _s, _m, w in results}) > 1  # several workers answered
+    assert len({w for _s, _m, w in results}) > len(ports)  # several workers answered on each server
     assert _overlaps(url) == []
+    return results
+
+
+def test_200_concurrent_creates_never_double_book(server):
+    port, url, _conf, _env = server
+    _race([port], url)
+
+
+def test_200_concurrent_creates_across_two_servers_on_one_postgresql(tmp_path: Path):
+    """Two igor-server instances (2 gunicorn workers each) on one PostgreSQL database share the race: both
+    grant and refuse, and the database never holds a double booking."""
+    url, pg_base = _backend("postgresql", tmp_path)
+    procs = []
+    try:
+        ports = []
+        for n in (1, 2):
+            port = free_port()
+            conf = tmp_path / f"igor-server-{n}.yaml"
+            conf.write_text(f"server:\n  host: 127.0.0.1\n  port: {port}\n  workers: 2\ndatabase:\n  url: {url}\n"
+                            f"log:\n  dir: {tmp_path / f'log{n}'}\n")
+            env = {**os.environ, "IGOR_HOME": str(tmp_path / f"home{n}"), "IGOR_BCRYPT_ROUNDS": "4"}
+            if n == 1:
+                _seed(conf, env)
+            procs.append(subprocess.Popen([sys.executable, "-m", "igor.server", "--config", str(conf)], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            ports.append(port)
+        for port, proc in zip(ports, procs, strict=True):
+            wait_up(f"http://127.0.0.1:{port}", proc)
+        results = _race(ports, url)
+        for port in ports:
+            granted = [s for s, _m, w in results if w.startswith(f"{port}/") and s == 201]
+            refused = [s for s, _m, w in results if w.startswith(f"{port}/") and s == 409]
+            assert granted and refused, f"server on {port}: {len(granted)} granted, {len(refused)} refused"
+    finally:
+        for proc in procs:
+            stop(proc)
+        from tests.conftest import _pg_drop
+
+        _pg_drop(pg_base, url.rsplit("/", 1)[1])
 
 
 def _second_server(conf: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:

@@ -26,7 +26,8 @@ Decisions:
   sha256, no member the manifest does not name; the files are extracted into a staging folder inside tftpRoot,
   the database is replaced in one transaction (rows re-inserted in dependency order, PostgreSQL sequences reset),
   then the staged folders are renamed into place. A target with data is refused unless ``force``. Stop the servers
-  before restoring.
+  before restoring: a restore is refused, ``force`` or not, while a lifecycle worker holds its lease on the target
+  database (an API-only ``--no-lifecycle`` server holds none and cannot be seen).
 """
 
 from __future__ import annotations
@@ -463,6 +464,22 @@ def _swap_dirs(stage: Path, store: ImageStore) -> None:
             os.chmod(path, 0o755)
 
 
+def _refuse_while_served(db: Database) -> None:
+    """Refuse (even with ``force``) while a lifecycle worker holds the lease: a server runs on this database.
+
+    An API-only server (``--no-lifecycle``) holds no lease and cannot be seen here; the admin stops it first.
+    """
+    from igor.worker import _wallclock
+
+    with db_session:
+        lease = db.WorkerLease.get(id=1)
+        holder, expires = (lease.holder, lease.expires) if lease is not None else (None, None)
+    if holder and expires is not None and expires > _wallclock():
+        raise BackupError(f"a server is running on this database: its lifecycle worker ({holder}) holds the lease "
+                          f"until {expires:%Y-%m-%d %H:%M:%S} UTC; stop every igor-server and igor-server worker "
+                          "using it, then restore")
+
+
 def restore(config: Config, path: str | Path, *, force: bool = False) -> BackupReport:
     """Replace ``config``'s database and image store with the backup at ``path``.
 
@@ -487,6 +504,7 @@ def restore(config: Config, path: str | Path, *, force: bool = False) -> BackupR
             raise BackupError(f"{where}: {DATABASE} is not an Igor database export") from None
         db = init_db(config.database.url)
         try:
+            _refuse_while_served(db)
             with store.lock():
                 with db_session:
                     busy = _data_tables(db)

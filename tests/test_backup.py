@@ -137,6 +137,71 @@ def test_sqlite_to_postgresql(tmp_path: Path, pg_urls: list[str]) -> None:
     _round_trip(tmp_path, f"sqlite:///{tmp_path}/src/igor.db", pg_urls[0])
 
 
+MYSQL_BASE = os.environ.get("IGOR_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture
+def mysql_url() -> Any:
+    pymysql = pytest.importorskip("pymysql")
+    import uuid
+
+    from tests.conftest import _mysql
+
+    try:
+        _mysql(MYSQL_BASE, "SELECT 1")
+    except pymysql.err.OperationalError as exc:
+        pytest.skip(f"MySQL/MariaDB unreachable at {MYSQL_BASE}: {exc}")
+    name = f"igor_b_{uuid.uuid4().hex[:12]}"
+    _mysql(MYSQL_BASE, f"CREATE DATABASE `{name}`")
+    yield MYSQL_BASE.rsplit("/", 1)[0] + "/" + name
+    _mysql(MYSQL_BASE, f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def test_mysql_round_trip_from_sqlite(tmp_path: Path, mysql_url: str) -> None:
+    """The MySQL/MariaDB path both ways: a SQLite installation's backup restored into MariaDB, then the MariaDB
+    database (with a reservation made after the restore) backed up and restored into SQLite."""
+    _round_trip(tmp_path, f"sqlite:///{tmp_path}/src/igor.db", mysql_url)
+    mysql_cfg = _config(tmp_path / "dst", mysql_url)
+    svc = _services(mysql_cfg)
+    before = _state(svc)
+    backup(mysql_cfg, tmp_path / "from-mysql.tar.gz")
+    svc.db.disconnect()
+    out_cfg = _config(tmp_path / "out", f"sqlite:///{tmp_path}/out/igor.db")
+    restore(out_cfg, tmp_path / "from-mysql.tar.gz")
+    restored = _services(out_cfg)
+    try:
+        assert _state(restored) == before and len(before["reservations"]) == 2
+        assert _files(out_cfg.server.tftp_root) == _files(mysql_cfg.server.tftp_root) != {}
+    finally:
+        restored.db.disconnect()
+
+
+def test_restore_is_refused_while_a_server_runs_on_the_target(tmp_path: Path) -> None:
+    """A live lifecycle lease means a server is using the database: refused even with --force, nothing changed;
+    once the lease has lapsed (the server stopped or died) the restore goes ahead."""
+    from datetime import timedelta
+
+    from igor.worker import Lease, _wallclock
+
+    src = _config(tmp_path / "src", f"sqlite:///{tmp_path}/src/igor.db")
+    svc = _services(src)
+    _seed(svc)
+    backup(src, tmp_path / "b.tar.gz")
+    svc.db.disconnect()
+    dst = _config(tmp_path / "dst", f"sqlite:///{tmp_path}/dst/igor.db")
+    target = _services(dst)
+    Lease(target.db, "igor-server@node7:4242").hold()
+    before = _state(target)
+    with pytest.raises(BackupError, match=r"a server is running on this database: its lifecycle worker "
+                                          r"\(igor-server@node7:4242\) holds the lease until .* UTC; stop every"):
+        restore(dst, tmp_path / "b.tar.gz", force=True)
+    assert _state(target) == before
+    Lease(target.db, "igor-server@node7:4242", clock=lambda: _wallclock() - timedelta(minutes=5)).hold()
+    restore(dst, tmp_path / "b.tar.gz", force=True)
+    assert [r[1] for r in _state(target)["reservations"]] == ["res1"]
+    target.db.disconnect()
+
+
 def test_manifest(tmp_path: Path) -> None:
     cfg = _config(tmp_path / "src", f"sqlite:///{tmp_path}/src/igor.db")
     svc = _services(cfg)

@@ -136,11 +136,16 @@ class _Gunicorn:
                     "loglevel": config.log.level,
                     "logger_class": gunicorn_logger_class,  # gunicorn's logs go to igor's handlers
                     "proc_name": "igor-server",
+                    "post_fork": _post_fork,
                     "worker_exit": _worker_exit,
                 }
                 if config.server.tls_enabled:
                     settings["certfile"] = str(config.server.cert_file)
                     settings["keyfile"] = str(config.server.key_file)
+                if "control_socket_disable" in self.cfg.settings:
+                    # gunicorn ≥ 25.1 opens a control socket at one path per user (~/.gunicorn/gunicorn.ctl),
+                    # shared by every server that user runs; igor-server is managed by signals and systemd
+                    settings["control_socket_disable"] = True
                 for key, value in settings.items():
                     if value is not None:
                         self.cfg.set(key, value)
@@ -180,6 +185,15 @@ def _stop_lifecycle() -> None:
     """Stop this process's lifecycle thread and hand the lease on at once."""
     while _LIFECYCLE:
         _LIFECYCLE.pop().stop(timeout=5)
+
+
+def _post_fork(server: Any, worker: Any) -> None:
+    """gunicorn's ``post_fork`` hook: a worker is a fork of the master and inherits multiprocessing's list of the
+    master's children — the callback server. Forget it here, or the worker's exit handler would terminate the
+    callback server (multiprocessing stops daemonic children at exit) whenever one worker leaves."""
+    import multiprocessing.process
+
+    multiprocessing.process._children.clear()  # type: ignore[attr-defined]  # no public way to disown
 
 
 def _worker_exit(server: Any, worker: Any) -> None:
@@ -278,11 +292,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     else:
         prepare(config)
     callbacks = start_callbacks(config)
+    master = os.getpid()
     try:
         _Gunicorn(config, args.workers, lifecycle=not args.no_lifecycle).run()
     finally:
-        callbacks.terminate()
-        callbacks.join(10)
+        # gunicorn's workers are forks of this process and leave through here too (sys.exit in the child): only
+        # the master owns the callback server; a worker that exits (timeout, crash, reload) must not stop it
+        if os.getpid() == master:
+            callbacks.terminate()
+            callbacks.join(10)
     return 0
 
 

@@ -212,3 +212,25 @@ def test_a_killed_server_leaves_no_callback_server_behind(tmp_path: Path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_worker_leaving_does_not_stop_the_callback_server(tmp_path: Path):
+    """gunicorn's workers are forks of the master and unwind through its start-up code when they exit: one
+    stopping (here SIGTERM, as on a timeout or a reload) must leave the master's callback server serving, and a
+    clean stop of the whole server must not trip over the workers (no 'can only join a child process')."""
+    with running_demo(tmp_path / "home") as (base, proc):
+        cb = f"http://127.0.0.1:{int(base.rsplit(':', 1)[1]) + 1}/igor/cb/svc/info"
+        with urllib.request.urlopen(base + "/igor/health", timeout=10) as resp:
+            worker = int(resp.headers["X-Igor-Worker"].rsplit(":", 1)[-1])
+        assert worker != proc.pid
+        os.kill(worker, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while Path(f"/proc/{worker}").exists():
+            assert time.monotonic() < deadline, "the worker did not exit"
+            time.sleep(0.1)
+        time.sleep(1)
+        with pytest.raises(urllib.error.HTTPError) as caught:  # still answering: 127.0.0.1 is no cluster host
+            urllib.request.urlopen(cb, timeout=10)
+        assert caught.value.code == 404
+    output = proc.stdout.read()
+    assert "can only join a child process" not in output and "exited with code 1" not in output, output

@@ -84,6 +84,12 @@ def create_app(services: Services) -> falcon.App:
     return app
 
 
+#: gunicorn answers a request line (method, path and query) longer than its limit (4094 bytes) itself, with an HTML
+#: page, before the request reaches Igor: any operation can get it, so every operation documents it.
+_URI_TOO_LONG: dict[str, Any] = {
+    "description": "request line longer than the server accepts (answered by gunicorn, not enveloped)",
+    "content": {"text/html": {"schema": {"type": "string"}}}}
+
 _AUTH_DOC: dict[str, list[dict[str, list[str]]]] = {
     "none": [], "basic": [{"basic": []}], "user": [{"bearer": []}], "admin": [{"bearer": []}]}
 
@@ -127,6 +133,7 @@ def _operation(path: str, method: str, op: Op) -> dict[str, Any]:
         for code, description in op.also.items():
             out["responses"][str(code)] = {"description": description,
                                            "content": {"text/plain": {"schema": {"type": "string"}}}}
+        out["responses"]["414"] = _URI_TOO_LONG
         return out
     ok_schema = ({"$ref": "#/components/schemas/OpenApiDocument"} if path.endswith("openapi.json")
                  else _envelope_schema(data_schema))
@@ -138,6 +145,7 @@ def _operation(path: str, method: str, op: Op) -> dict[str, Any]:
     for code, description in op.also.items():
         out["responses"][str(code)] = {"description": description,
                                        "content": {"application/json": {"schema": _envelope_schema(data_schema)}}}
+    out["responses"]["414"] = _URI_TOO_LONG
     return out
 
 

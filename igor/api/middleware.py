@@ -106,6 +106,8 @@ class RequireJson:
             return
         if not req.content_length:
             return  # an empty body: the resource says "requested operation had no parameters"
+        if not hasattr(resource, f"on_{req.method.lower()}"):
+            return  # a method the route does not have: falcon answers 405, whatever the body
         ops = getattr(resource, "OPS", None)
         op = ops.get(req.method.lower()) if ops else None
         form = op is not None and bool(getattr(op, "form", None))

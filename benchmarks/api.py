@@ -21,7 +21,8 @@ The database (deterministic: fixed seeds, fixed names, MACs and IPs):
 
 Time: the services' clock is fixed at the data set's "now" (:data:`benchmarks.datagen.NOW`), so the reservations
 are current and future exactly as generated (no shifting) and every run sees the same schedule, weekly windows
-included.
+included. (``build(url=…, now=…)`` fills another database — a PostgreSQL one, say — and moves the data set to
+another minute; :mod:`benchmarks.load` uses both for a server that runs on the real clock.)
 
 Measurements (each call timed alone with ``time.perf_counter``; the garbage collector stays on, as in a server):
 
@@ -54,7 +55,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,16 +127,24 @@ def _basic(user: str, password: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- building
-def build(size: str = "M") -> World:
-    """A fresh database holding the data set of ``size`` (see the module docstring), and a client over it."""
-    data = dataset(size)
+def build(size: str = "M", *, url: str | None = None, now: int | None = None) -> World:
+    """A fresh database holding the data set of ``size`` (see the module docstring), and a client over it.
+
+    Args:
+        size: the reference size.
+        url: the database to fill (an empty one: a new SQLite file, or a freshly created PostgreSQL database);
+            default a SQLite file in the temporary ``IGOR_HOME``.
+        now: the epoch minute the data set is moved to (:meth:`Dataset.shifted`) and the services' clock is fixed
+            at; default :data:`benchmarks.datagen.NOW` (no shift).
+    """
+    data = dataset(size) if now is None else dataset(size).shifted(now)
     tmp = tempfile.TemporaryDirectory(prefix="igor-bench-api-")
     home = Path(tmp.name)
-    config = parse_config({"database": {"url": f"sqlite:///{home}/db/igor.db"},
+    config = parse_config({"database": {"url": url or f"sqlite:///{home}/db/igor.db"},
                            "auth": {"defaultUserPassword": PASSWORD},
                            "maintenance": {"hostMaintenanceDuration": data.pad}},
                           env={"IGOR_HOME": str(home), "HOME": str(home)})
-    fixed_now = from_minutes(NOW)
+    fixed_now = from_minutes(data.now)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     services = Services(init_db(config.database.url), config, clock=lambda: fixed_now)
@@ -186,7 +194,7 @@ def build(size: str = "M") -> World:
     owners = rng.integers(0, N_USERS, size=data.ids.shape[0]).tolist()
     in_team = (rng.random(data.ids.shape[0]) < TEAM_SHARE).tolist()
     picks = rng.integers(0, 1 << 30, size=data.ids.shape[0]).tolist()
-    created = datetime(2025, 11, 1)
+    created = from_minutes(data.now - 23 * DAY).replace(tzinfo=None)  # 2025-11-01 16:00 unshifted
     facts = Counter()
     with db_session:
         hosts = list(db.Host.select().order_by(db.Host.sequence_id))
@@ -202,7 +210,7 @@ def build(size: str = "M") -> World:
             group = groups[team(teams[picks[k] % len(teams)])] if in_team[k] and teams else private
             name = f"r{rid:05d}"
             hs = [hosts[i] for i in data.hosts_of(k).tolist()]
-            active = starts[k] <= NOW < ends[k]
+            active = starts[k] <= data.now < ends[k]
             db.Reservation(name=name, owner=owner, group=group, start=starts[k], end=ends[k], orig_end=ends[k],
                            reset_end=busy[k], installed=active, cycle_on_start=True,
                            hash=hashlib.sha1(f"bench|{name}".encode()).hexdigest(), created=created, hosts=hs)

@@ -44,7 +44,7 @@ without groups (so restricted policies and their preference matter), mostly non-
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -137,6 +137,13 @@ class Dataset:
         """Hosts (bool per host) whose policy lets an owner in ``groups`` use them."""
         by_id = {p.id: p for p in self.policies}
         return np.array([pid is None or by_id[pid].admits(groups) for pid in self.host_policy], dtype=bool)
+
+    def shifted(self, now: int) -> Dataset:
+        """The same data set moved in time so that its "now" is the epoch minute ``now`` (every start and end moved
+        by ``now - self.now``; the weekly policy windows stay where they are, so their phase relative to the
+        reservations changes unless the shift is a whole number of weeks)."""
+        d = now - self.now
+        return replace(self, now=now, starts=self.starts + d, ends=self.ends + d, busy_ends=self.busy_ends + d)
 
     def engine(self, cls: type) -> object:
         """A fresh engine of class ``cls`` (``CEngine`` or ``PyEngine``) with these policies and reservations."""

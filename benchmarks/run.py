@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks.run [--sizes M,L] [--json benchmarks/results.json] [--quick]
+    python -m benchmarks.run [--sizes M,L] [--json benchmarks/results.json] [--quick] [--load]
 
 Timings are warm medians: each query list is run once untimed (window caches expanded, code paths warm), then
 timed in passes over the whole list (a pass is repeated until it lasts a few milliseconds, timeit-style); a sample
@@ -20,6 +20,10 @@ windows and scratch buffers exist); the data arrays are generated before the fir
 counted. The peak RSS during the build (``VmHWM``, reset before the build) and, from a second build under
 ``tracemalloc`` (which sees the engine's ``PyMem`` buffers and numpy's arrays), the retained and peak traced bytes
 are reported in the JSON notes.
+
+``--load`` adds the load benchmark (:mod:`benchmarks.load`: a real ``igor-server`` under a closed-loop generator,
+SQLite and PostgreSQL, 2.5–3 minutes, 1–1.5 with ``--quick``) as ``info`` rows: DESIGN.md §4 sets no target
+for it.
 
 The exit status is 0 even when a target is missed: this is a report. Misses are marked ``MISS`` in the ``ok``
 column and listed after the table.
@@ -381,6 +385,37 @@ def shell_rows(quick: bool, log: Callable[[str], None]) -> list[Row]:
                 dict(bare))]
 
 
+LOAD_SCENARIOS = {"show": "GET /igor", "speculate": "speculate 64 hosts × 4 h", "create+delete": "create + delete"}
+
+
+def load_rows(quick: bool, log: Callable[[str], None]) -> tuple[list[Row], list[str]]:
+    """The load benchmark (:mod:`benchmarks.load`) as info rows, one per scenario and backend; also returns the
+    problems (errors answered under load, a backend that could not be measured)."""
+    from . import load
+
+    doc = load.measure(load.Settings.quick() if quick else load.Settings(), log)
+    rows: list[Row] = []
+    problems: list[str] = []
+    for r in doc["results"]:
+        op = f"load: {LOAD_SCENARIOS[r['scenario']]}, {r['backend']}"
+        if "skipped" in r:
+            rows.append(Row(op, "M", "not measured", "—", "n/a", notes={"reason": r["skipped"]}))
+            problems.append(f"M: load {r['scenario']} on {r['backend']} not measured: {r['skipped']}")
+            continue
+        measured = (f"{r['ops_per_s']:.1f}/s, p50 {_fmt_opt(r['p50_s'])}, p99 {_fmt_opt(r['p99_s'])} "
+                    f"({r['connections']} conns, {r['workers_answering']}/{r['workers']} workers)")
+        rows.append(Row(op, "M", measured, "—", "info", r["ops_per_s"], "ops/s",
+                        {**r, "load_average": doc["load_average_before"], "lifecycle_worker": "off",
+                         "method": "real igor-server, closed loop over loopback; see benchmarks/load.py"}))
+        if r["errors"]:
+            problems.append(f"M: load {r['scenario']} on {r['backend']}: {r['errors']} errors {r['error_kinds']}")
+    return rows, problems
+
+
+def _fmt_opt(s: float | None) -> str:
+    return "—" if s is None else fmt_time(s)
+
+
 def order(rows: list[Row]) -> list[Row]:
     """Rows grouped by operation (in the order they first appear), sizes in run order; sub-rows stay with theirs."""
     blocks: list[tuple[str, list[Row]]] = []
@@ -411,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--sizes", default="M,L", help="comma-separated reference sizes (M, L)")
     ap.add_argument("--json", default=str(HERE / "results.json"), help="where to write the rows as JSON")
     ap.add_argument("--quick", action="store_true", help="fewer repeats, skip the slowest comparisons at L")
+    ap.add_argument("--load", action="store_true", help="add the load benchmark against a real igor-server "
+                    "(benchmarks/load.py: SQLite and PostgreSQL, ~3 min, 1-1.5 min with --quick)")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_child:
@@ -439,6 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows += r
     problems += p
     rows += shell_rows(args.quick, log)
+    if args.load:
+        r, p = load_rows(args.quick, log)
+        rows += r
+        problems += p
     rows = order(rows)
     total = time.perf_counter() - started
     print(table(rows))

@@ -37,6 +37,18 @@ def _pg_database(base_url: str, name: str | None = None) -> tuple[str, str]:
     return base_url.rsplit("/", 1)[0] + "/" + name, name
 
 
+def _pg_settings(base_url: str, name: str) -> None:
+    """A throwaway test database does not wait for its commits to reach the disk (``synchronous_commit = off``:
+    a crash may lose the last commits, never consistency), which takes most of the time of a test on it."""
+    import psycopg2
+
+    conn = psycopg2.connect(base_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    conn.close()
+
+
 def _pg_drop(base_url: str, name: str) -> None:
     import psycopg2
 
@@ -72,6 +84,7 @@ class _ServerDatabase:
         self.name = f"igor_t_{uuid.uuid4().hex[:12]}"
         if self.kind == "pg":
             self.url = _pg_database(base, self.name)[0]
+            _pg_settings(base, self.name)
         else:
             _mysql(base, f"CREATE DATABASE `{self.name}`")
             self.url = base.rsplit("/", 1)[0] + "/" + self.name
@@ -88,7 +101,15 @@ class _ServerDatabase:
                 cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
                 tables = [r[0] for r in cur.fetchall()]
                 if tables:
-                    cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+                    # DELETE with the foreign-key triggers off, then the sequences restarted: what TRUNCATE …
+                    # RESTART IDENTITY does, at a few ms instead of ~0.5 s (TRUNCATE rewrites each table's files)
+                    cur.execute("SET session_replication_role = replica")
+                    for t in tables:
+                        cur.execute(f'DELETE FROM "{t}"')
+                    cur.execute("SET session_replication_role = DEFAULT")
+                    cur.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+                    for (seq,) in cur.fetchall():
+                        cur.execute(f'ALTER SEQUENCE "{seq}" RESTART')
                     cur.execute("INSERT INTO igor_meta (name, value) VALUES ('schema_version', %s)",
                                 (str(SCHEMA_VERSION),))
                     cur.execute("INSERT INTO schedule_epoch (id, epoch) VALUES (1, 0)")

@@ -66,7 +66,7 @@ MANIFEST = "manifest.json"
 DATABASE = "database.json"
 FILES = "files/"
 #: Entities whose rows an empty database already has (``init_db`` writes them): not "data" for the emptiness check.
-_HOUSEKEEPING = ("Meta", "ScheduleEpoch", "WorkerLease")
+_HOUSEKEEPING = ("Meta", "ScheduleEpoch", "ScheduleChange", "WorkerLease")
 
 
 class BackupError(IgorError):

@@ -4,7 +4,10 @@ database through the ``schedule_epoch`` row (DESIGN.md §3).
 * Every change to reservations, host states (blocks), host policies or the host list bumps the epoch in the same
   transaction (``ServiceContext.bump_epoch`` or :meth:`Scheduler.writing`).
 * Readers call :meth:`Scheduler.current` inside their ``db_session``: one indexed read of the epoch; when it moved
-  (another worker or server wrote), the engine is rebuilt from the database.
+  (another worker or server wrote), the engine catches up from the change log (``schedule_changes``: the
+  reservations each epoch wrote; a few indexed reads) when the log covers every epoch since and names only
+  reservations, and is rebuilt from the database otherwise (hosts, blocks or policies changed, a gap, a long
+  absence). Writes spread over many workers then cost each other worker a few rows, not a rebuild.
 * Writers use :meth:`Scheduler.writing`: inside it the epoch row is locked (``SELECT … FOR UPDATE`` on PostgreSQL
   and MySQL; on SQLite the write transaction itself, started with ``BEGIN IMMEDIATE`` by
   ``db_session(immediate=True)``), the engine is brought up to date, the caller decides and writes (and applies the
@@ -33,6 +36,14 @@ from igor.nodeset import fold_names, fold_sequence
 log = logging.getLogger("igor.scheduler")
 
 BLOCKED = 2
+
+#: ``schedule_changes.reservation`` markers: the epoch changed something other than reservations (rebuild), or
+#: nothing the engine holds.
+FULL_REBUILD = 0
+NO_ENGINE_CHANGE = -1
+
+#: A reader further behind than this many epochs rebuilds rather than replays; the log keeps at least this many.
+CATCH_UP_LIMIT = 512
 
 
 @dataclass(frozen=True)
@@ -88,18 +99,38 @@ def engine_policy(row: Any) -> Policy:
 
 class _Tracked:
     """The engine as a writer sees it: every call passes through; mutating calls are noted, so that a refusal
-    raised before any change keeps the (unchanged) engine instead of forcing a rebuild."""
+    raised before any change keeps the (unchanged) engine instead of forcing a rebuild, and so that the change log
+    can name the reservations written (anything else a writer changes is logged as a rebuild)."""
 
     MUTATORS = frozenset({"add", "remove", "replace", "build", "add_block", "remove_block", "set_policies"})
+    PER_RESERVATION = frozenset({"add", "remove", "replace"})
 
     def __init__(self, engine: Any) -> None:
         self._engine = engine
         self.dirty = False
+        self.touched: set[int] = set()
+        self.full = False
 
     def __getattr__(self, name: str) -> Any:
-        if name in self.MUTATORS:
-            self.dirty = True
-        return getattr(self._engine, name)
+        method = getattr(self._engine, name)
+        if name not in self.MUTATORS:
+            return method
+        self.dirty = True
+        if name not in self.PER_RESERVATION:
+            self.full = True
+            return method
+
+        def noted(rid: int, *args: Any, **kwargs: Any) -> Any:
+            self.touched.add(int(rid))
+            return method(rid, *args, **kwargs)
+
+        return noted
+
+    def changes(self) -> list[int]:
+        """What the change log records for this write."""
+        if self.full:
+            return [FULL_REBUILD]
+        return sorted(self.touched) or [NO_ENGINE_CHANGE]
 
     def __contains__(self, rid: object) -> bool:
         return rid in self._engine
@@ -125,6 +156,7 @@ class Scheduler:
         self.engine: Any = None
         self.hosts = HostIndex.of([])
         self.rebuilds = 0
+        self.catch_ups = 0
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -132,8 +164,7 @@ class Scheduler:
         """The engine, up to date with the database (call inside a ``db_session``, holding :meth:`locked`)."""
         epoch = self.db.ScheduleEpoch[1].epoch
         if epoch != self._epoch or self.engine is None:
-            self._rebuild()
-            self._epoch = epoch
+            self._catch_up(epoch)
         return self.engine
 
     @contextmanager
@@ -173,12 +204,12 @@ class Scheduler:
             tracked: _Tracked | None = None
             try:
                 if row.epoch != self._epoch or self.engine is None:
-                    self._rebuild()
-                self._epoch = row.epoch
+                    self._catch_up(row.epoch)
                 tracked = _Tracked(self.engine)
                 yield tracked
                 row.epoch += 1
                 new_epoch = row.epoch
+                self._log(new_epoch, tracked.changes())
                 commit()
             except Rollback:
                 raise
@@ -187,6 +218,56 @@ class Scheduler:
                     self.invalidate()
                 raise
             self._epoch = new_epoch
+
+    # -- catching up --------------------------------------------------------------------------------
+
+    def _log(self, epoch: int, changes: list[int]) -> None:
+        """Record what ``epoch`` changed; now and then drop what no reader can still use."""
+        for rid in changes:
+            self.db.ScheduleChange(epoch=epoch, reservation=rid)
+        if epoch % CATCH_UP_LIMIT == 0:
+            self.db.execute("DELETE FROM schedule_changes WHERE epoch <= $cutoff",
+                            {"cutoff": epoch - 2 * CATCH_UP_LIMIT})
+
+    def _catch_up(self, epoch: int) -> None:
+        """Bring the engine to ``epoch``: replay the change log when it allows, else rebuild."""
+        if self.engine is None or not 0 <= self._epoch < epoch or epoch - self._epoch > CATCH_UP_LIMIT \
+                or not self._replay(epoch):
+            self._rebuild()
+        self._epoch = epoch
+
+    def _replay(self, epoch: int) -> bool:
+        """Apply the reservations written in epochs ``self._epoch + 1 .. epoch`` as the database holds them now;
+        False (the engine may be half-changed: the caller rebuilds) when the log does not cover every one of those
+        epochs, names a change other than reservations, or does not fit the engine."""
+        db, since = self.db, self._epoch
+        logged = select((c.epoch, c.reservation) for c in db.ScheduleChange if c.epoch > since and c.epoch <= epoch)
+        rows = list(logged)
+        if len({e for e, _ in rows}) != epoch - since:
+            return False
+        rids = {rid for _, rid in rows} - {NO_ENGINE_CHANGE}
+        if FULL_REBUILD in rids:
+            return False
+        wanted = sorted(rids)
+        now: dict[int, tuple[int, int, int, list[int]]] = {}
+        if wanted:
+            for rid, start, end, reset_end, host in select((r.id, r.start, r.end, r.reset_end, h.id)
+                                                           for r in db.Reservation for h in r.hosts
+                                                           if r.id in wanted):
+                if host not in self.hosts.by_id:
+                    return False  # a host this engine does not know: its change was logged as a rebuild
+                now.setdefault(rid, (start, end, max(reset_end, end), []))[3].append(self.hosts.by_id[host])
+        try:
+            for rid in wanted:
+                if rid in self.engine:
+                    self.engine.remove(rid)
+            for rid, (start, end, busy, idx) in sorted(now.items()):
+                self.engine.add(rid, sorted(idx), start, end, busy)
+        except (ConflictError, KeyError, ValueError) as exc:
+            log.warning("schedule change log could not be replayed (%s): rebuilding the engine", exc)
+            return False
+        self.catch_ups += 1
+        return True
 
     # -- building -----------------------------------------------------------------------------------
 

@@ -230,6 +230,17 @@ def define_entities(db: Database) -> None:
         id = PrimaryKey(int)
         epoch = Required(int, default=0)
 
+    class ScheduleChange(db.Entity):
+        """What one epoch changed, so that another process can catch its engine up without a rebuild: the id of
+        a reservation written in it, ``0`` for anything else (hosts, blocks, policies: rebuild) or ``-1`` for
+        nothing the engine holds. An epoch with no row here (pruned, or bumped by something that does not say)
+        makes the reader rebuild."""
+
+        _table_ = "schedule_changes"
+        id = PrimaryKey(int, auto=True)
+        epoch = Required(int, index=True)
+        reservation = Required(int)
+
     class WorkerLease(db.Entity):
         """One row (id 1): which server process runs the lifecycle worker, until when."""
 

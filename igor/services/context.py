@@ -17,6 +17,7 @@ from pony.orm import Database
 from igor.config import Config
 from igor.errors import Forbidden, NotFound
 from igor.permissions import implied_by_any
+from igor.scheduler import FULL_REBUILD
 from igor.timefmt import utc_now
 
 IGOR_ADMIN = "igor-admin"
@@ -89,6 +90,7 @@ class ServiceContext:
         """Advance the schedule epoch (call inside the writing transaction)."""
         row = self.db.ScheduleEpoch.get_for_update(id=1)
         row.epoch += 1
+        self.db.ScheduleChange(epoch=row.epoch, reservation=FULL_REBUILD)
 
 
 def find(entity: Any, **key: Any) -> Any:

@@ -127,9 +127,17 @@ class _ServerDatabase:
             cur.execute("SHOW TABLES")
             tables = [r[0] for r in cur.fetchall()]
             if tables:
+                # DELETE in one transaction, then the counters reset where rows had been (TRUNCATE is DDL: ~0.1 s)
                 cur.execute("SET FOREIGN_KEY_CHECKS = 0")
+                cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                            "AND auto_increment > 1", (self.name,))
+                counted = [r[0] for r in cur.fetchall()]
+                cur.execute("BEGIN")
                 for t in tables:
-                    cur.execute(f"TRUNCATE TABLE `{t}`")
+                    cur.execute(f"DELETE FROM `{t}`")
+                cur.execute("COMMIT")
+                for t in counted:
+                    cur.execute(f"ALTER TABLE `{t}` AUTO_INCREMENT = 1")
                 cur.execute("SET FOREIGN_KEY_CHECKS = 1")
                 cur.execute("INSERT INTO igor_meta (name, value) VALUES ('schema_version', %s)",
                             (str(SCHEMA_VERSION),))

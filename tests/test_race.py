@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_server import free_port, stop, wait_up
+from tests.test_server import free_port, seed_server, stop, wait_up
 
 WORKERS = 4
 REQUESTS = 200
@@ -66,19 +66,7 @@ def server(request, tmp_path: Path):
 
 def _seed(conf: Path, env: dict[str, str]) -> None:
     """Tables, system accounts, 16 unblocked hosts and the racing users, written before the server starts."""
-    code = (
-        "import sys\n"
-        "from igor.config import load_config\n"
-        "from igor.clusters import demo_clusters\n"
-        "from igor.server import build_services\n"
-        "s = build_services(load_config(sys.argv[1]))\n"
-        "s.bootstrap()\n"
-        "s.cluster.apply_spec(demo_clusters(count=16), blocked=False)\n"
-        "admin = s.auth.principal_for('igor-admin')\n"
-        f"for name in {USERS!r}:\n"
-        "    s.users.create(admin, name, name + '@example.com')\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(conf)], env=env, check=True, timeout=120)
+    seed_server(conf, env, USERS)
 
 
 class Client:

@@ -57,6 +57,28 @@ def wait_up(base: str, proc: subprocess.Popen, deadline: float = 60) -> None:
     raise AssertionError("igor-server did not come up")
 
 
+def seed_server(conf: Path, env: dict[str, str], users: list[str], *, admins: list[str] | None = None,
+                hosts: int = 16) -> None:
+    """Before a server starts on ``conf``: tables, system accounts, ``hosts`` unblocked demo hosts, and ``users``
+    (``<name>@example.com``), those in ``admins`` added to the admins group — in a process of its own, as an
+    admin preparing the database would."""
+    code = (
+        "import sys\n"
+        "from igor.config import load_config\n"
+        "from igor.clusters import demo_clusters\n"
+        "from igor.server import build_services\n"
+        "s = build_services(load_config(sys.argv[1]))\n"
+        "s.bootstrap()\n"
+        f"s.cluster.apply_spec(demo_clusters(count={hosts}), blocked=False)\n"
+        "root = s.auth.principal_for('igor-admin')\n"
+        f"for name in {users!r}:\n"
+        "    s.users.create(root, name, name + '@example.com')\n"
+        f"if {admins or []!r}:\n"
+        f"    s.groups.edit(root, 'admins', {{'add': {admins or []!r}}})\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(conf)], env=env, check=True, timeout=120)
+
+
 def stop(proc: subprocess.Popen) -> None:
     """SIGTERM (gunicorn's graceful stop), then SIGKILL if it lingers: a test's server never outlives it."""
     proc.send_signal(signal.SIGTERM)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.api.forms import multipart
-from tests.test_server import free_port, stop, wait_up
+from tests.test_server import free_port, seed_server, stop, wait_up
 
 USER = "fuzz-user"
 ADMIN = "fuzz-admin"
@@ -93,20 +93,7 @@ def write_config(home: Path, port: int) -> Path:
 
 def seed(conf: Path, env: dict[str, str]) -> None:
     """Tables, system accounts, the demo cluster (hosts unblocked), the plain user and the admin."""
-    code = (
-        "import sys\n"
-        "from igor.config import load_config\n"
-        "from igor.clusters import demo_clusters\n"
-        "from igor.server import build_services\n"
-        "s = build_services(load_config(sys.argv[1]))\n"
-        "s.bootstrap()\n"
-        "s.cluster.apply_spec(demo_clusters(count=16), blocked=False)\n"
-        "root = s.auth.principal_for('igor-admin')\n"
-        f"s.users.create(root, {USER!r}, 'user@example.com')\n"
-        f"s.users.create(root, {ADMIN!r}, 'admin@example.com')\n"
-        f"s.groups.edit(root, 'admins', {{'add': [{ADMIN!r}]}})\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(conf)], env=env, check=True, timeout=120)
+    seed_server(conf, env, [USER, ADMIN], admins=[ADMIN])
 
 
 def call(port: int, method: str, path: str, auth: str, body: dict | None = None,

@@ -157,6 +157,7 @@ class Scheduler:
         self.hosts = HostIndex.of([])
         self.rebuilds = 0
         self.catch_ups = 0
+        self._write: _Tracked | None = None  # the write in progress (inside :meth:`writing`)
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -184,9 +185,13 @@ class Scheduler:
         return {rid: tuple(engine.reservation(rid)[0]) for rid in engine.ids()}
 
     def invalidate(self) -> None:
-        """Forget the engine: the next use rebuilds it (also when called inside :meth:`writing`)."""
+        """Forget the engine: the next use rebuilds it. Inside :meth:`writing` (a change the engine cannot apply
+        itself: hosts added or deleted, a host's policy or name), the change log records a full rebuild, so that
+        every other process rebuilds too."""
         self._epoch = -1
         self.engine = None
+        if self._write is not None:
+            self._write.dirty = self._write.full = True
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -205,7 +210,7 @@ class Scheduler:
             try:
                 if row.epoch != self._epoch or self.engine is None:
                     self._catch_up(row.epoch)
-                tracked = _Tracked(self.engine)
+                tracked = self._write = _Tracked(self.engine)
                 yield tracked
                 row.epoch += 1
                 new_epoch = row.epoch
@@ -217,7 +222,9 @@ class Scheduler:
                 if tracked is None or tracked.dirty:
                     self.invalidate()
                 raise
-            self._epoch = new_epoch
+            finally:
+                self._write = None
+            self._epoch = new_epoch if self.engine is not None else -1
 
     # -- catching up --------------------------------------------------------------------------------
 

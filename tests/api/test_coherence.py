@@ -81,6 +81,33 @@ def test_a_host_change_makes_the_other_process_rebuild(people: Api, other: Api) 
     assert sched.rebuilds == rebuilds + 1
 
 
+def test_a_host_deleted_by_one_process_is_gone_for_the_other(people: Api, other: Api) -> None:
+    """The fuzzer's find: a host deleted through one worker, then named in a block through another, was a 500
+    (the other's host index still held it) instead of the 404 naming it."""
+    _use_engine(other)
+    rebuilds = other.services.scheduler.rebuilds
+    assert people.delete("/igor/hosts/dn5", as_user="igor-admin").status_code == 200
+    r = block(other, "dn[5-8,12]")
+    assert r.status_code == 404 and r.json["message"] == "host(s) 'dn5' not found", r.json
+    assert other.services.scheduler.rebuilds == rebuilds + 1
+    assert "dn5" not in other.services.scheduler.hosts.by_name
+    r = reserve(other, "alice", "res-x", nodeList="dn[4-6]")
+    assert r.status_code in (400, 404) and "dn5" in r.json["message"], r.json
+    assert block(other, "dn[6-8]").status_code == 200
+
+
+def test_a_host_policy_edited_by_one_process_binds_the_other(people: Api, other: Api) -> None:
+    with db_session:
+        db = people.services.db
+        db.HostPolicy(name="teamonly", max_res_time=60 * 24, access_groups=[db.Group.get(name="team")])
+    _use_engine(other)
+    assert reserve(other, "carol", "probe", nodeList="dn3", dryRun=True).status_code == 200
+    assert people.patch("/igor/hosts/dn3", as_user="igor-admin", json={"hostPolicy": "teamonly"}).status_code == 200
+    r = reserve(other, "carol", "probe", nodeList="dn3")
+    assert r.status_code == 409 and "group-restricted" in r.json["message"], r.json
+    assert _engine_state(other.services.scheduler) == _fresh_state(other.services)
+
+
 def test_an_epoch_without_a_log_row_makes_the_other_process_rebuild(people: Api, other: Api) -> None:
     """Something that bumps the epoch without saying what it changed (a manual fix in SQL, an older writer): the
     reader cannot replay it, so it rebuilds, and sees the change."""

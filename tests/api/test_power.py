@@ -212,6 +212,28 @@ def test_show_reports_power_without_waiting_for_drivers(world: Api) -> None:
     assert res["later-res"]["hostsPowerNA"] == ["dn9", "dn10"]  # not active: not split
 
 
+def test_show_encoded_once_is_the_same_view(world: Api) -> None:
+    """The API's view (reservations encoded once per epoch and minute, running ones split by power per request)
+    writes the same JSON as the plain view, for each caller, and follows a change at once."""
+    import orjson
+
+    ok(power(world, "alice", "off", hosts="dn4"), 200, "")
+    world.get("/igor/hosts", as_user="alice")  # read every state now: no refresh lands between the two views
+    show = world.services.show
+    for user in ("alice", "carol"):
+        principal = world.services.auth.principal_for(user)
+        plain, encoded = show.show(principal), show.show(principal, encoded=True)
+        assert orjson.dumps(encoded) == orjson.dumps(plain)
+        assert world.get("/igor", as_user=user).json["data"]["show"] == orjson.loads(orjson.dumps(plain))
+    ok(power(world, "alice", "on", hosts="dn4"), 200, "")
+    ok(world.delete("/igor/reservations/later-res", as_user="alice"), 200, "")
+    principal = world.services.auth.principal_for("alice")
+    encoded = orjson.loads(orjson.dumps(show.show(principal, encoded=True)))
+    res = {r["name"]: r for r in encoded["reservations"]}
+    assert "later-res" not in res and res["now-res"]["hostsDown"] == []
+    assert encoded == orjson.loads(orjson.dumps(show.show(principal)))
+
+
 def test_show_learns_states_in_the_background(world: Api) -> None:
     """Another process powered dn7 (its state file changed): GET /igor answers at once from memory and the
     background refresh brings the new state."""

@@ -14,7 +14,7 @@ class Show(Resource):
                      "groups", data=("show",))}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        respond(resp, 200, "", {"show": self.services.show.show(self.principal(req))})
+        respond(resp, 200, "", {"show": self.services.show.show(self.principal(req), encoded=True)})
 
 
 class Public(Resource):

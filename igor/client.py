@@ -264,6 +264,11 @@ class IgorClient:
             if isinstance(reason, ssl.SSLCertVerificationError):
                 raise ConnectionFailed(f"cannot verify the TLS certificate of {self.base_url}: "
                                        f"{reason.verify_message} (set client.caCert in igor.yaml)") from None
+            if isinstance(reason, ssl.SSLError) and reason.reason == "WRONG_VERSION_NUMBER":
+                plain = "http://" + self.base_url.removeprefix("https://")
+                raise ConnectionFailed(f"the server at {self.base_url} does not speak TLS (plain HTTP, as the demo "
+                                       f"server on loopback): use {plain} ($IGOR_SERVER or server.url in "
+                                       "igor.yaml)") from None
             raise ConnectionFailed(f"cannot reach the igor server at {self.base_url}: {reason}") from None
         except (TimeoutError, OSError) as err:
             raise ConnectionFailed(f"no answer from the igor server at {self.base_url}: {err}") from None

@@ -27,6 +27,7 @@ class Igor:
 
     def __init__(self, server: str, home: Path) -> None:
         self.home = home
+        self.server = server
         self.env = {**os.environ, "IGOR_SERVER": server, "IGOR_CLIENT_HOME": str(home), "HOME": str(home.parent),
                     "NO_COLOR": "1"}
         self.env.pop("IGOR_CLIENT_CONFIG", None)

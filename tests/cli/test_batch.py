@@ -121,6 +121,18 @@ def test_wrong_password_and_unreachable_server(igor: Igor, tmp_path: Path) -> No
     assert done.returncode == 1 and f"127.0.0.1:{port}" in done.stderr
 
 
+def test_https_to_a_plain_http_server_says_to_use_http(igor: Igor, tmp_path: Path) -> None:
+    """A new user's first mistake: the client's default https:// URL against the demo server (plain HTTP on
+    loopback) is answered with what to set, not an SSL library error."""
+    plain = igor.server
+    assert plain.startswith("http://")
+    wrong = Igor("https://" + plain.removeprefix("http://"), tmp_path / "other")
+    done = wrong("res", "show")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"igor: the server at {wrong.server} does not speak TLS (plain HTTP, as the demo "
+                                   f"server on loopback): use {plain} ($IGOR_SERVER or server.url in igor.yaml)")
+
+
 class _Tty(io.StringIO):
     def isatty(self) -> bool:
         return True

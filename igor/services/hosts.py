@@ -165,7 +165,7 @@ class HostService:
         if missing:
             raise NotFound(f"host '{missing[0]}' not found" if len(missing) == 1 and len(names) == 1
                            else f"host(s) '{','.join(missing)}' not found")
-        return [db.Host[hosts.ids[hosts.by_name[n]]] for n in names]
+        return self.scheduler.host_rows(hosts.by_name[n] for n in names)
 
     def _notify_blocked(self, principal: Principal, newly: list[Any], now: int) -> None:
         """Tell the people of each running reservation which of its hosts were just blocked."""

@@ -362,11 +362,9 @@ class PolicyService:
         require_elevated(principal)
         if not node_list.strip():
             raise BadInput("at least 1 host name required to apply a policy")
-        db = self.ctx.db
         with self.scheduler.writing() as engine:
             policy = self._policy(policy_name)
-            index = self.scheduler.hosts
-            for i in self._hosts(node_list.strip()):
-                db.Host[index.ids[i]].policy = policy
+            for host in self.scheduler.host_rows(self._hosts(node_list.strip())):
+                host.policy = policy
             self._sync(engine)
         return ""

@@ -230,7 +230,6 @@ class ReservationEditor:
 
     def _add(self, principal: Principal, res: Any, edits: Mapping[str, Any], now: int, engine: Any) -> str:
         """Add hosts over the reservation's own window, by name or by count (reference §4.7)."""
-        db = self.ctx.db
         index = self.scheduler.hosts
         rng = self.rs._range()
         current = sorted(index.by_id[h.id] for h in res.hosts)
@@ -266,7 +265,7 @@ class ReservationEditor:
                 raise Conflict(f"{count} hosts cannot be found with enough time available to service this request")
             new = sorted(found)
         old_hostnames = [h.hostname for h in res.hosts]
-        rows = [db.Host[index.ids[i]] for i in new]
+        rows = self.scheduler.host_rows(new)
         res.hosts.add(rows)
         if res.start <= now < res.end:
             for host in rows:

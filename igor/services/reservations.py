@@ -267,7 +267,7 @@ class ReservationService:
                                                               groups=groups, elevated=principal.elevated,
                                                               within=within))
             pad = self.ctx.config.maintenance.host_maintenance_duration
-            host_rows = [db.Host[self.scheduler.hosts.ids[i]] for i in hosts]
+            host_rows = self.scheduler.host_rows(hosts)
             vlan = self._vlan(owner, req.get("vlan"))
             res = db.Reservation(
                 name=name, description=description, owner=owner, group=group, profile=profile, vlan=vlan,

@@ -10,6 +10,7 @@ own.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -21,6 +22,8 @@ from pony.orm import Database, db_session
 from igor.config import db_bind_args, mask_url
 from igor.db.entities import define_entities
 from igor.errors import IgorError
+
+log = logging.getLogger("igor.db")
 
 #: Bumped whenever the entities change incompatibly; upgrades are explicit functions in ``UPGRADES``.
 SCHEMA_VERSION = 1
@@ -194,8 +197,17 @@ class _WriterLock:
 
     def acquire(self) -> None:
         if self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
             self._pid = os.getpid()
+            if self._fd >= 0:
+                os.close(self._fd)  # the parent's: its lock (if held) stays the parent's
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            except OSError as exc:  # a folder this user may not write: SQLite's busy handler alone, as before
+                log.warning("cannot open %s (%s): SQLite writers wait on its busy handler alone", self.path,
+                            exc.strerror)
+                self._fd = -1
+        if self._fd < 0:
+            return
         deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
         tries = 0
         while True:
@@ -209,7 +221,8 @@ class _WriterLock:
             tries += 1
 
     def release(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 def _queue_sqlite_writers(db: Database, filename: str) -> None:

@@ -109,3 +109,18 @@ def test_a_forked_process_takes_the_lock_on_its_own_descriptor(sqlite_db) -> Non
     child.join(10)
     assert child.exitcode == 0
     assert _epoch(db) == 2
+
+
+def test_a_lock_file_that_cannot_be_made_leaves_sqlite_to_wait_alone(sqlite_db, caplog) -> None:
+    """A database whose folder this user may not write (the lock file cannot be created): writes still work,
+    on SQLite's busy handler, and the log says why."""
+    db, lock_path = sqlite_db
+    lock = db.provider.writer_lock
+    lock.path = str(lock_path.parent / "missing-folder" / "igor.db.writers")
+    lock._pid = 0  # as in a newly forked process: the file is opened again
+    caplog.set_level("WARNING", logger="igor.db")
+    _bump(db)
+    _bump(db)
+    assert _epoch(db) == 2
+    assert [r.getMessage().split(" (")[0] for r in caplog.records if r.name == "igor.db"] == [
+        f"cannot open {lock.path}"]

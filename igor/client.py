@@ -264,7 +264,9 @@ class IgorClient:
             if isinstance(reason, ssl.SSLCertVerificationError):
                 raise ConnectionFailed(f"cannot verify the TLS certificate of {self.base_url}: "
                                        f"{reason.verify_message} (set client.caCert in igor.yaml)") from None
-            if isinstance(reason, ssl.SSLError) and reason.reason == "WRONG_VERSION_NUMBER":
+            if isinstance(reason, ssl.SSLError) and (reason.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE")
+                                                     or "record layer failure" in str(reason)):
+                # a plain-HTTP answer to the TLS hello: OpenSSL 3.0 says the first, 3.2 and later the second
                 plain = "http://" + self.base_url.removeprefix("https://")
                 raise ConnectionFailed(f"the server at {self.base_url} does not speak TLS (plain HTTP, as the demo "
                                        f"server on loopback): use {plain} ($IGOR_SERVER or server.url in "

@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -182,60 +183,78 @@ class _WriterLock:
     before ``BEGIN IMMEDIATE``, polling for it every millisecond or two.
 
     SQLite's own busy handler makes a waiting writer sleep longer and longer (up to 100 ms a try), so under load a
-    writer that has waited a while keeps losing the lock to newcomers that try again sooner: seconds of p99 for a
-    reservation create behind four other gunicorn workers' writes. Waiting on this lock first, each waiter keeps
-    trying at the same short interval, and by the time it holds the lock SQLite's is free (writers outside Igor,
-    such as the ``sqlite3`` shell, still meet SQLite's busy timeout). The wait is bounded by that same timeout.
-    The file is opened once per process (a descriptor inherited across ``fork`` would share one lock)."""
+    writer that has waited a while keeps losing the lock to newcomers that try again sooner: about a second of p99
+    for a reservation create behind four other gunicorn workers' writes. Waiting on this lock first, each waiter
+    keeps trying at the same short interval, and by the time it holds the lock SQLite's is free. Writers outside
+    Igor (the ``sqlite3`` shell) still meet SQLite's busy timeout. The turns are not strictly fair (whoever polls
+    first after a release wins), only no waiter falls behind by sleeping longer. After waiting as long as SQLite's
+    busy timeout, a writer goes on to ``BEGIN IMMEDIATE`` and SQLite's own timeout decides, as before.
+
+    Each turn opens the file and closing it ends the turn (a few microseconds): no descriptor outlives a write, so
+    none is left open by a database nobody uses any more. A process forked during a turn closes its copy at once
+    (:func:`_forget_turns`): while any copy is open the turn goes on, and the child would wait on itself.
+    One thread per process at a time gets here (inside Pony's lock)."""
 
     POLL_S = 0.001, 0.002
 
     def __init__(self, path: str) -> None:
         self.path = path + ".writers"
         self._fd = -1
-        self._pid = 0
+        self._warned = False
 
     def acquire(self) -> None:
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            if self._fd >= 0:
-                os.close(self._fd)  # the parent's: its lock (if held) stays the parent's
-            try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-            except OSError as exc:  # a folder this user may not write: SQLite's busy handler alone, as before
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o640)  # flock needs no more
+        except OSError as exc:  # a folder this user may not write: SQLite's busy handler alone, as before
+            if not self._warned:
                 log.warning("cannot open %s (%s): SQLite writers wait on its busy handler alone", self.path,
                             exc.strerror)
-                self._fd = -1
-        if self._fd < 0:
+                self._warned = True
             return
+        self._fd = fd
         deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
         tries = 0
         while True:
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    return  # let SQLite's busy timeout decide, and say "database is locked" as before
+                    return
             time.sleep(self.POLL_S[tries > 4])
             tries += 1
 
     def release(self) -> None:
-        if self._fd >= 0:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)  # ends the turn (once no forked copy is open)
+
+
+_LOCKS: weakref.WeakSet[_WriterLock] = weakref.WeakSet()
+
+
+def _forget_turns() -> None:
+    """In a forked child: close the copies of the parent's lock files (the parent's turns stay the parent's)."""
+    for lock in list(_LOCKS):
+        lock.release()
+
+
+os.register_at_fork(after_in_child=_forget_turns)
 
 
 def _queue_sqlite_writers(db: Database, filename: str) -> None:
     """Put :class:`_WriterLock` inside Pony's per-process lock for immediate (writing) transactions."""
     provider = db.provider
     lock = _WriterLock(filename)
+    _LOCKS.add(lock)
     thread_acquire, thread_release = provider.acquire_lock, provider.release_lock
 
     def acquire_lock() -> None:
         thread_acquire()
         try:
             lock.acquire()
-        except BaseException:
+        except BaseException:  # interrupted (a signal's exception) while waiting, or just after taking it
+            lock.release()
             thread_release()
             raise
 

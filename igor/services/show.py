@@ -62,11 +62,12 @@ class ShowService:
                                [PowerTarget(h.name, h.hostname, h.power_uri) for h in hosts],
                                [i for i, r in enumerate(res_json) if r["start"] <= now * 60 < r["end"]])
             _key, plain, host_rows, targets, active = self._cache
-            reservations: list[Any] = plain
-            if encoded:
-                if self._encoded is None or self._encoded[0] != key:
-                    self._encoded = (key, [orjson.Fragment(orjson.dumps(r)) for r in plain])
-                reservations = self._encoded[1]
+            known = self._encoded
+        reservations: list[Any] = plain
+        if encoded:  # outside the engine lock: writers of this process need not wait for it
+            if known is None or known[0] != key:
+                known = self._encoded = (key, [orjson.Fragment(orjson.dumps(r)) for r in plain])
+            reservations = known[1]
         power = self.cluster.power.states(targets, wait=False) if self.cluster.power is not None else {}
         mine = set(principal.groups)
         hosts_json = [{**h, "restricted": bool(groups) and "all" not in groups and not (mine & set(groups)),

@@ -90,7 +90,7 @@ def _write_in_forked_child(db, started, done) -> None:
 
 def test_a_forked_process_takes_the_lock_on_its_own_descriptor(sqlite_db) -> None:
     """A descriptor inherited across fork (gunicorn forks its workers) would share one lock with the parent, and
-    the child's writes would not wait for the parent's: the child opens its own."""
+    the child's writes would not wait for the parent's: the child takes its turns on a file it opened itself."""
     db, _ = sqlite_db
     _bump(db)
     lock = db.provider.writer_lock
@@ -113,14 +113,30 @@ def test_a_forked_process_takes_the_lock_on_its_own_descriptor(sqlite_db) -> Non
 
 def test_a_lock_file_that_cannot_be_made_leaves_sqlite_to_wait_alone(sqlite_db, caplog) -> None:
     """A database whose folder this user may not write (the lock file cannot be created): writes still work,
-    on SQLite's busy handler, and the log says why."""
+    on SQLite's busy handler, and the log says why, once."""
     db, lock_path = sqlite_db
     lock = db.provider.writer_lock
     lock.path = str(lock_path.parent / "missing-folder" / "igor.db.writers")
-    lock._pid = 0  # as in a newly forked process: the file is opened again
     caplog.set_level("WARNING", logger="igor.db")
     _bump(db)
     _bump(db)
     assert _epoch(db) == 2
     assert [r.getMessage().split(" (")[0] for r in caplog.records if r.name == "igor.db"] == [
         f"cannot open {lock.path}"]
+
+
+def test_no_descriptor_outlives_a_write(sqlite_db) -> None:
+    """The lock file is open only during a write: nothing is left open per database (a test suite binds
+    thousands) or shared with a forked child."""
+    db, lock_path = sqlite_db
+
+    def open_on_lock_file() -> int:
+        fds = Path("/proc/self/fd")
+        return sum(1 for fd in fds.iterdir() if os.path.realpath(fd) == str(lock_path.resolve()))
+
+    _bump(db)
+    assert lock_path.exists() and open_on_lock_file() == 0
+    with db_session(immediate=True):
+        db.ScheduleEpoch[1].epoch += 1
+        assert open_on_lock_file() == 1
+    assert open_on_lock_file() == 0

@@ -226,7 +226,8 @@ class HostService:
                 other = find(db.Host, mac=values["mac"])
                 if other is not None:
                     raise BadInput(f"mac {values['mac']} is already used by host {other.name}")
-            if "hostname" in values and values["hostname"] != host.hostname:
+            renamed = "hostname" in values and values["hostname"] != host.hostname
+            if renamed:
                 self._rename_power_facts(host.hostname, values["hostname"])
                 host.hostname = values["hostname"]
             for key, attr in (("ip", "ip"), ("mac", "mac"), ("eth", "eth"), ("boot", "boot_mode")):
@@ -235,8 +236,11 @@ class HostService:
             if policy is not None:
                 host.policy = policy
             flush()
-            # Policies and hostnames live in the engine and its host index: rebuild them from what was written.
-            self.scheduler.invalidate()
+            if renamed or policy is not None:
+                # Policies and hostnames live in the engine and its host index: every process rebuilds them from
+                # what was written. The rest (ip, mac, eth, boot mode) is read from the database where it is used,
+                # and the bumped epoch refreshes every process's cached views.
+                self.scheduler.invalidate()
 
     def _rename_power_facts(self, old: str, new: str) -> None:
         """Running reservations' power grants name hosts by hostname: keep them pointing at the renamed host."""
